@@ -1,0 +1,24 @@
+// Command skiff is the single Skiff binary: every component is a
+// subcommand. This package only parses flags and calls the components' Run.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "skiff",
+		Short:         "Skiff: a small Kubernetes in one binary",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newKubectlCommand())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "skiff:", err)
+		os.Exit(1)
+	}
+}
