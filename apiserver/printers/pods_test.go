@@ -185,8 +185,8 @@ func TestPodWideColumns(t *testing.T) {
 	onlyPodIPs.Status.PodIPs = []corev1.PodIP{{IP: "10.244.2.9"}}
 
 	tests := []struct {
-		name                        string
-		pod                         *corev1.Pod
+		name                       string
+		pod                        *corev1.Pod
 		ip, node, nominated, gates string
 	}{
 		{"a scheduled pod shows its IP, node and true readiness gates", scheduled, "10.244.1.7", "node-1", "<none>", "1/2"},

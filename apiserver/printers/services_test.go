@@ -144,4 +144,3 @@ func TestEndpointSliceColumns(t *testing.T) {
 		})
 	}
 }
-

@@ -96,15 +96,19 @@ func TestJobColumns(t *testing.T) {
 	start, end := ago(5*time.Minute), ago(2*time.Minute)
 	deleted := ago(time.Second)
 	tests := []struct {
-		name                         string
-		job                          *batchv1.Job
+		name                      string
+		job                       *batchv1.Job
 		status, completions, took string
 	}{
 		{"a job that has not started is Running with no duration",
 			job(func(j *batchv1.Job) { j.Spec.Completions = int32p(1) }),
 			"Running", "0/1", ""},
 		{"a running job's duration runs until now",
-			job(func(j *batchv1.Job) { j.Spec.Completions = int32p(3); j.Status.Succeeded = 1; j.Status.StartTime = &start }),
+			job(func(j *batchv1.Job) {
+				j.Spec.Completions = int32p(3)
+				j.Status.Succeeded = 1
+				j.Status.StartTime = &start
+			}),
 			"Running", "1/3", "5m"},
 		{"a complete job's duration ends at completion",
 			job(func(j *batchv1.Job) {
@@ -118,7 +122,9 @@ func TestJobColumns(t *testing.T) {
 			job(func(j *batchv1.Job) { j.Spec.Parallelism = int32p(4); j.Status.Succeeded = 2 }),
 			"Running", "2/1 of 4", ""},
 		{"a failed job is Failed",
-			job(func(j *batchv1.Job) { j.Status.Conditions = []batchv1.JobCondition{jobCondition(batchv1.JobFailureTarget), jobCondition(batchv1.JobFailed)} }),
+			job(func(j *batchv1.Job) {
+				j.Status.Conditions = []batchv1.JobCondition{jobCondition(batchv1.JobFailureTarget), jobCondition(batchv1.JobFailed)}
+			}),
 			"Failed", "0/1", ""},
 		{"a job being deleted is Terminating",
 			job(func(j *batchv1.Job) { j.DeletionTimestamp = &deleted }),
