@@ -17,9 +17,8 @@ type printer struct {
 	row     func(obj runtime.Object, now time.Time) (metav1.TableRow, error)
 }
 
-// printerFor returns the printer for gr, or the default one (Name, Created
-// At) for a resource upstream has no printer for (roles, clusterroles) or
-// that we do not know.
+// printerFor returns the printer for gr, or the default one (Name, Age) for
+// a resource we do not know.
 func printerFor(gr schema.GroupResource) printer {
 	switch gr.Group {
 	case "":
@@ -79,6 +78,8 @@ func printerFor(gr schema.GroupResource) printer {
 		}
 	case "rbac.authorization.k8s.io":
 		switch gr.Resource {
+		case "roles", "clusterroles":
+			return printer{createdAtColumns, createdAtRow}
 		case "rolebindings":
 			return printer{roleBindingColumns, typed(roleBindingRow)}
 		case "clusterrolebindings":

@@ -182,8 +182,14 @@ func later(last *metav1.Time, st corev1.ContainerState) {
 	}
 }
 
+// podReady says whether any Ready condition is true, as upstream checks.
 func podReady(pod *corev1.Pod) bool {
-	return podCondition(pod, corev1.PodReady) == corev1.ConditionTrue
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 func podInitialized(pod *corev1.Pod) bool {

@@ -274,7 +274,7 @@ func TestTableShape(t *testing.T) {
 			t.Errorf("unstructured rows = %v, typed rows = %v", got.Rows, want.Rows)
 		}
 	})
-	t.Run("an unknown resource gets a name and its creation time", func(t *testing.T) {
+	t.Run("an unknown resource gets a name and an age", func(t *testing.T) {
 		u := &unstructured.Unstructured{}
 		u.SetAPIVersion("example.com/v1")
 		u.SetKind("Widget")
@@ -284,10 +284,11 @@ func TestTableShape(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(table.ColumnDefinitions) != 2 || table.ColumnDefinitions[1].Name != "Created At" || table.ColumnDefinitions[1].Type != "date" {
-			t.Errorf("columns = %+v, want Name and Created At", table.ColumnDefinitions)
+		if len(table.ColumnDefinitions) != 2 || table.ColumnDefinitions[0].Format != "name" || table.ColumnDefinitions[1].Name != "Age" ||
+			table.ColumnDefinitions[1].Description != (metav1.ObjectMeta{}).SwaggerDoc()["creationTimestamp"] {
+			t.Errorf("columns = %+v, want Name and Age", table.ColumnDefinitions)
 		}
-		if got := table.Rows[0].Cells; got[0] != "w1" || got[1] != "2026-11-27T11:00:00Z" {
+		if got := table.Rows[0].Cells; got[0] != "w1" || got[1] != "60m" {
 			t.Errorf("cells = %v", got)
 		}
 		if !strings.Contains(string(table.Rows[0].Object.Raw), `"kind":"Widget"`) {

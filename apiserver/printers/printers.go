@@ -5,8 +5,9 @@
 // gives it (pkg/printers/internalversion), computed here from the v1 types,
 // so `kubectl get` output looks the same against Skiff as against upstream.
 // Like upstream's server, Print always fills the -o wide columns (Priority
-// greater than 0); kubectl hides them unless asked for -o wide. A resource
-// without a printer gets upstream's default columns: Name and Created At.
+// greater than 0); kubectl hides them unless asked for -o wide. Roles and
+// cluster roles get upstream's default columns, Name and Created At; a
+// resource Print does not know gets Name and Age.
 //
 // Print is pure: the clock comes in as Options.Now, and the caller (the HTTP
 // handler) sets the table's resourceVersion and continue token.
