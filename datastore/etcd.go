@@ -81,6 +81,9 @@ func Start(ctx context.Context, cfg Config) (*Etcd, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("datastore: DataDir is required")
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("datastore: start etcd: %w", err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("datastore: create data dir: %w", err)
 	}
@@ -131,25 +134,31 @@ func Start(ctx context.Context, cfg Config) (*Etcd, error) {
 		return nil, fmt.Errorf("datastore: start etcd in %s: %w", cfg.DataDir, err)
 	}
 
+	// On failure the reason goes into the error; etcd's complaints about
+	// being stopped are noise.
+	abort := func() {
+		stopping.Store(true)
+		e.Close()
+	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case <-e.Server.ReadyNotify():
 	case <-e.Server.StopNotify():
-		e.Close()
+		abort()
 		return nil, fmt.Errorf("datastore: etcd stopped before it was ready: %w", errOrUnknown(e.Err()))
 	case err := <-e.Err():
-		e.Close()
+		abort()
 		return nil, fmt.Errorf("datastore: etcd failed before it was ready: %w", err)
 	case <-ctx.Done():
-		e.Close()
+		abort()
 		return nil, fmt.Errorf("datastore: waiting for etcd: %w", ctx.Err())
 	case <-timer.C:
 		reason := "it has not published itself to the cluster"
 		if e.Server.Leader() == 0 {
 			reason = "no raft leader was elected"
 		}
-		e.Close()
+		abort()
 		return nil, fmt.Errorf("datastore: etcd not ready after %s: %s", timeout, reason)
 	}
 
@@ -162,10 +171,10 @@ func Start(ctx context.Context, cfg Config) (*Etcd, error) {
 		DialTimeout: 5 * time.Second,
 		// The client warns on every failed attempt, including answers such as
 		// "compacted" that callers handle: only errors are worth a line.
-		Logger: newZapLogger(logger, zapcore.ErrorLevel),
+		Logger: newZapLogger(etcdLogger, zapcore.ErrorLevel),
 	})
 	if err != nil {
-		e.Close()
+		abort()
 		return nil, fmt.Errorf("datastore: connect to embedded etcd: %w", err)
 	}
 	return &Etcd{etcd: e, client: client, endpoints: endpoints, stopping: stopping}, nil
@@ -314,10 +323,10 @@ func (e *Etcd) Stopped() <-chan struct{} {
 // release the data dir. It is safe to call more than once.
 func (e *Etcd) Close() error {
 	e.closeOnce.Do(func() {
+		e.stopping.Store(true)
 		if err := e.client.Close(); err != nil && !errors.Is(err, context.Canceled) {
 			e.closeErr = fmt.Errorf("datastore: close client: %w", err)
 		}
-		e.stopping.Store(true)
 		e.etcd.Close()
 	})
 	return e.closeErr

@@ -2,6 +2,7 @@ package datastore
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/url"
 	"strconv"
@@ -115,6 +116,34 @@ func TestStartFailsOnBusyPort(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("error = %v, want it to say the address is in use", err)
+	}
+}
+
+func TestStartTimesOutWithAReasonAndReleasesTheDataDir(t *testing.T) {
+	dir := t.TempDir()
+	// A member needs at least one 10 ms tick to elect itself.
+	_, err := Start(context.Background(), Config{DataDir: dir, StartTimeout: time.Microsecond, Logger: testLogger(t)})
+	if err == nil {
+		t.Fatal("Start with a 1µs timeout succeeded")
+	}
+	t.Log(err)
+	if !strings.Contains(err.Error(), "not ready after 1µs") {
+		t.Errorf("error = %v, want it to say the member was not ready in time and why", err)
+	}
+	// The failed start left nothing locked: the same dir starts fine.
+	e, err := Start(context.Background(), Config{DataDir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("start after a timed-out start: %v", err)
+	}
+	e.Close()
+}
+
+func TestStartHonoursContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Start(ctx, Config{DataDir: t.TempDir(), Logger: testLogger(t)})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start with a cancelled context: err = %v, want context.Canceled", err)
 	}
 }
 
