@@ -1,0 +1,168 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/skiffk8s/skiff/apiserver/auth"
+)
+
+// metrics are the server's request metrics, registered on its own registry.
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	inflight *prometheus.GaugeVec
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "apiserver_request_total",
+			Help: "Counter of apiserver requests broken out by verb, group, version, resource, subresource and HTTP code.",
+		}, []string{"verb", "group", "version", "resource", "subresource", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "apiserver_request_duration_seconds",
+			Help:    "Response latency distribution in seconds by verb, group, version, resource and subresource.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"verb", "group", "version", "resource", "subresource"}),
+		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "apiserver_current_inflight_requests",
+			Help: "Requests being served, by kind (readOnly, mutating).",
+		}, []string{"request_kind"}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.inflight)
+	return m
+}
+
+// statusRecorder remembers the response code.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+type userKey struct{}
+
+// withUser returns ctx carrying the authenticated user.
+func withUser(ctx context.Context, u *auth.User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// publicPaths are served to anonymous callers, as upstream's
+// system:public-info-viewer allows.
+func isPublicPath(p string) bool {
+	switch p {
+	case "/healthz", "/livez", "/readyz", "/version", "/version/":
+		return true
+	}
+	return strings.HasPrefix(p, "/healthz/") || strings.HasPrefix(p, "/livez/") || strings.HasPrefix(p, "/readyz/")
+}
+
+// ServeHTTP is the filter chain: recovery, metrics, authentication,
+// authorization, max-in-flight, timeout, then routing.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	ri, isResource := parseRequestInfo(r)
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic serving request", "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			if rec.code == 0 {
+				s.writeError(rec, r, apierrors.NewInternalError(fmt.Errorf("%v", p)))
+			}
+		}
+		if isResource {
+			verb := strings.ToUpper(ri.Verb)
+			code := rec.code
+			if code == 0 {
+				code = http.StatusOK
+			}
+			s.metrics.requests.WithLabelValues(verb, ri.Group, ri.Version, ri.Resource, ri.Subresource, strconv.Itoa(code)).Inc()
+			if ri.Verb != "watch" {
+				s.metrics.latency.WithLabelValues(verb, ri.Group, ri.Version, ri.Resource, ri.Subresource).Observe(time.Since(start).Seconds())
+			}
+		}
+	}()
+
+	// Authentication.
+	user, ok, err := s.authn.Authenticate(r)
+	if err != nil || !ok {
+		if !isPublicPath(r.URL.Path) {
+			s.writeError(rec, r, apierrors.NewUnauthorized("Unauthorized"))
+			return
+		}
+		user = &auth.User{Name: "system:anonymous", Groups: []string{"system:unauthenticated"}}
+	}
+	r = r.WithContext(withUser(r.Context(), user))
+
+	// Authorization: the one place RBAC plugs in.
+	attrs := auth.Attributes{User: user, Verb: ri.Verb, Group: ri.Group, Version: ri.Version, Resource: ri.Resource,
+		Subresource: ri.Subresource, Namespace: ri.Namespace, Name: ri.Name}
+	if !isResource {
+		attrs = auth.Attributes{User: user, Verb: strings.ToLower(r.Method), Path: r.URL.Path}
+	}
+	allowed, reason, err := s.authz.Authorize(r.Context(), attrs)
+	if err != nil || !allowed {
+		if reason == "" && err != nil {
+			reason = err.Error()
+		}
+		s.writeError(rec, r, apierrors.NewForbidden(ri.groupResource(), ri.Name, fmt.Errorf("User %q cannot %s: %s", user.Name, ri.Verb, reason)))
+		return
+	}
+
+	// Max in flight, long-running requests (watches) exempt.
+	if !(isResource && ri.Verb == "watch") {
+		limit, kind := s.readOnlySlots, "readOnly"
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			limit, kind = s.mutatingSlots, "mutating"
+		}
+		select {
+		case limit <- struct{}{}:
+			s.metrics.inflight.WithLabelValues(kind).Inc()
+			defer func() {
+				<-limit
+				s.metrics.inflight.WithLabelValues(kind).Dec()
+			}()
+		default:
+			s.writeError(rec, r, apierrors.NewTooManyRequests("Too many requests, please try again later.", 1))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
+	s.route(rec, r, ri, isResource)
+}

@@ -1,0 +1,314 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/btree"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// event is one change seen by the watch cache. For Deleted, obj is the last
+// state with the deletion's revision as resourceVersion.
+type event struct {
+	typ  watch.EventType
+	key  string
+	obj  runtime.Object
+	prev runtime.Object // nil for Added
+	rev  int64
+	// progress marks a pseudo-event that only advances the revision.
+	progress bool
+}
+
+type item struct {
+	key string
+	obj runtime.Object
+}
+
+func itemLess(a, b item) bool { return a.key < b.key }
+
+// watchCache mirrors one resource's keys from a single etcd watch, keeps a
+// window of recent events, and fans them out to watchers without ever
+// blocking on one: a watcher that falls behind is closed and its client
+// re-watches.
+type watchCache struct {
+	s *Store
+
+	mu   sync.Mutex
+	cond *sync.Cond // broadcast when rev advances; uses mu
+
+	items *btree.BTreeG[item] // guarded by mu
+	rev   int64               // guarded by mu: revision the cache is current to
+	// oldest is the revision after which every event is in buf. Guarded by mu.
+	oldest int64
+	buf    []event // guarded by mu: ring of recent events
+	head   int     // guarded by mu: index of the oldest event in buf
+	count  int     // guarded by mu
+
+	watchers map[*cacheWatcher]struct{} // guarded by mu
+	ready    bool                       // guarded by mu
+
+	watchCtx context.Context // the context of the etcd watch, for progress requests
+}
+
+func newWatchCache(s *Store) *watchCache {
+	c := &watchCache{
+		s:        s,
+		items:    btree.NewG(32, itemLess),
+		buf:      make([]event, s.cfg.CacheSize),
+		watchers: map[*cacheWatcher]struct{}{},
+	}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+func (c *watchCache) start(ctx context.Context) error {
+	rev, err := c.load(ctx)
+	if err != nil {
+		return err
+	}
+	go c.run(ctx, rev)
+	return nil
+}
+
+// load replaces the cache content with a fresh list from etcd.
+func (c *watchCache) load(ctx context.Context) (int64, error) {
+	resp, err := c.s.client.Get(ctx, c.s.prefix, clientv3.WithPrefix())
+	if err != nil {
+		return 0, fmt.Errorf("watch cache %s: list: %w", c.s.cfg.Resource, err)
+	}
+	items := btree.NewG(32, itemLess)
+	for _, kv := range resp.Kvs {
+		obj, err := c.s.decode(kv.Value, kv.ModRevision)
+		if err != nil {
+			c.s.log.Error("watch cache: skipping undecodable object", "key", string(kv.Key), "err", err)
+			continue
+		}
+		items.ReplaceOrInsert(item{key: string(kv.Key), obj: obj})
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.items = items
+	c.rev = resp.Header.Revision
+	c.oldest = resp.Header.Revision
+	c.head, c.count = 0, 0
+	for w := range c.watchers {
+		c.dropLocked(w)
+	}
+	c.ready = true
+	c.cond.Broadcast()
+	return c.rev, nil
+}
+
+// run follows etcd from rev until ctx is done, reloading after errors.
+func (c *watchCache) run(ctx context.Context, rev int64) {
+	for ctx.Err() == nil {
+		err := c.follow(ctx, rev)
+		if ctx.Err() != nil {
+			return
+		}
+		c.s.log.Warn("watch cache: etcd watch ended, reloading", "err", err)
+		for ctx.Err() == nil {
+			var lerr error
+			if rev, lerr = c.load(ctx); lerr == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+func (c *watchCache) follow(ctx context.Context, rev int64) error {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	c.mu.Lock()
+	c.watchCtx = wctx
+	c.mu.Unlock()
+	wch := c.s.client.Watch(wctx, c.s.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
+	for resp := range wch {
+		if err := resp.Err(); err != nil {
+			if errors.Is(err, rpctypes.ErrCompacted) {
+				return fmt.Errorf("compacted at %d: %w", resp.CompactRevision, err)
+			}
+			return err
+		}
+		if resp.IsProgressNotify() {
+			c.progress(resp.Header.Revision)
+			continue
+		}
+		for _, ev := range resp.Events {
+			c.apply(ev)
+		}
+	}
+	return errors.New("watch channel closed")
+}
+
+func (c *watchCache) progress(rev int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rev <= c.rev {
+		return
+	}
+	c.rev = rev
+	c.dispatchLocked(event{progress: true, rev: rev})
+	c.cond.Broadcast()
+}
+
+func (c *watchCache) apply(ev *clientv3.Event) {
+	key := string(ev.Kv.Key)
+	rev := ev.Kv.ModRevision
+	var e event
+	switch ev.Type {
+	case mvccpb.PUT:
+		obj, err := c.s.decode(ev.Kv.Value, rev)
+		if err != nil {
+			c.s.log.Error("watch cache: skipping undecodable object", "key", key, "err", err)
+			return
+		}
+		e = event{typ: watch.Added, key: key, obj: obj, rev: rev}
+	case mvccpb.DELETE:
+		e = event{typ: watch.Deleted, key: key, rev: rev}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prev, had := c.items.Get(item{key: key})
+	switch {
+	case e.typ == watch.Added && had:
+		e.typ, e.prev = watch.Modified, prev.obj
+		c.items.ReplaceOrInsert(item{key: key, obj: e.obj})
+	case e.typ == watch.Added:
+		c.items.ReplaceOrInsert(item{key: key, obj: e.obj})
+	case had: // deleted
+		c.items.Delete(item{key: key})
+		last := prev.obj.DeepCopyObject()
+		if m, err := meta.Accessor(last); err == nil {
+			m.SetResourceVersion(fmt.Sprint(rev))
+		}
+		e.obj, e.prev = last, prev.obj
+	default:
+		// Deleted a key we never saw: nothing to tell anyone.
+		c.rev = rev
+		c.cond.Broadcast()
+		return
+	}
+	// Append to the ring, evicting the oldest when full.
+	if c.count == len(c.buf) {
+		c.oldest = c.buf[c.head].rev
+		c.head = (c.head + 1) % len(c.buf)
+		c.count--
+	}
+	c.buf[(c.head+c.count)%len(c.buf)] = e
+	c.count++
+	c.rev = rev
+	c.dispatchLocked(e)
+	c.cond.Broadcast()
+}
+
+// compacted forgets events at or before rev: etcd can no longer serve them
+// either, so a watch from there must get 410 Gone.
+func (c *watchCache) compacted(rev int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.count > 0 && c.buf[c.head].rev <= rev {
+		c.oldest = c.buf[c.head].rev
+		c.buf[c.head] = event{}
+		c.head = (c.head + 1) % len(c.buf)
+		c.count--
+	}
+	if c.count == 0 && rev > c.oldest {
+		c.oldest = min(rev, c.rev)
+	}
+}
+
+func (c *watchCache) dispatchLocked(e event) {
+	for w := range c.watchers {
+		select {
+		case w.input <- e:
+		default:
+			if !e.progress { // a missed progress event is harmless
+				c.s.log.Debug("watch cache: dropping slow watcher")
+				c.dropLocked(w)
+			}
+		}
+	}
+}
+
+func (c *watchCache) dropLocked(w *cacheWatcher) {
+	if _, ok := c.watchers[w]; ok {
+		delete(c.watchers, w)
+		close(w.input)
+	}
+}
+
+func (c *watchCache) revision() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rev
+}
+
+// waitFresh waits until the cache has seen revision rev, asking etcd for a
+// progress notification when the resource is quiet. It returns false when
+// the cache did not catch up in time; callers then read etcd.
+func (c *watchCache) waitFresh(ctx context.Context, rev int64) bool {
+	deadline := time.Now().Add(3 * time.Second)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	asked := false
+	for !c.ready || c.rev < rev {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return false
+		}
+		if c.ready && !asked && c.watchCtx != nil {
+			wctx := c.watchCtx
+			c.mu.Unlock()
+			_ = c.s.client.RequestProgress(wctx)
+			c.mu.Lock()
+			asked = true
+			continue
+		}
+		// Wake up periodically to re-check the deadline.
+		t := time.AfterFunc(50*time.Millisecond, func() {
+			c.mu.Lock()
+			c.cond.Broadcast()
+			c.mu.Unlock()
+		})
+		c.cond.Wait()
+		t.Stop()
+	}
+	return true
+}
+
+func (c *watchCache) get(key string) (runtime.Object, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	it, ok := c.items.Get(item{key: key})
+	return it.obj, ok
+}
+
+func (c *watchCache) list(prefix string, pred func(runtime.Object) bool) *ListResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	res := &ListResult{ResourceVersion: c.rev}
+	c.items.AscendGreaterOrEqual(item{key: prefix}, func(it item) bool {
+		if !strings.HasPrefix(it.key, prefix) {
+			return false
+		}
+		if pred == nil || pred(it.obj) {
+			res.Items = append(res.Items, it.obj)
+		}
+		return true
+	})
+	return res
+}
