@@ -257,5 +257,3 @@ func (s *server) deleteCollection(w http.ResponseWriter, r *http.Request, res *r
 	}
 	s.writeList(w, r, res, &storage.ListResult{Items: items, ResourceVersion: result.ResourceVersion})
 }
-
-
