@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -114,9 +115,9 @@ func Start(ctx context.Context, cfg Config) (*Etcd, error) {
 		stopping = new(atomic.Bool)
 	)
 	etcdLogger := slog.New(&demoteHandler{
-		Handler:  logger.Handler(),
-		messages: harmlessWarnings,
-		all:      stopping,
+		Handler: logger.Handler(),
+		demote:  harmlessWarning,
+		all:     stopping,
 	})
 	for attempt := 0; ; attempt++ {
 		var ec *embed.Config
@@ -226,21 +227,37 @@ func embedConfig(cfg Config, name string, logger *slog.Logger) (*embed.Config, e
 	return ec, nil
 }
 
-// harmlessWarnings are etcd warnings that only matter for a member reachable
-// from the network; they are logged at debug level.
-var harmlessWarnings = map[string]bool{
-	// One listener for gRPC and HTTP is what a loopback member wants.
-	"Running http and grpc server on single port. This is not recommended for production.": true,
-	// etcd auth is off: the API server is the only client.
-	"simple token is not cryptographically signed": true,
+// harmlessWarning tells whether an etcd warning or error is expected of a
+// healthy embedded member; such records are logged at debug level.
+func harmlessWarning(r slog.Record) bool {
+	switch r.Message {
+	case
+		// One listener for gRPC and HTTP is what a loopback member wants.
+		"Running http and grpc server on single port. This is not recommended for production.",
+		// etcd auth is off: the API server is the only client.
+		"simple token is not cryptographically signed":
+		return true
+	case "Failed to detect schema version", "failed to update storage version":
+		// A new member elects itself before its backend has committed the
+		// raft term; the storage version is set at the monitor's next run.
+		missingTerm := false
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "error" && strings.Contains(a.Value.String(), "missing term information") {
+				missingTerm = true
+			}
+			return !missingTerm
+		})
+		return missingTerm
+	}
+	return false
 }
 
-// demoteHandler logs the listed messages, and everything while all is set,
-// at debug level.
+// demoteHandler logs the records for which demote is true, and everything
+// while all is set, at debug level.
 type demoteHandler struct {
 	slog.Handler
-	messages map[string]bool
-	all      *atomic.Bool
+	demote func(slog.Record) bool
+	all    *atomic.Bool
 }
 
 func (h *demoteHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -249,7 +266,7 @@ func (h *demoteHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *demoteHandler) Handle(ctx context.Context, r slog.Record) error {
-	if h.messages[r.Message] || h.all.Load() {
+	if h.demote(r) || h.all.Load() {
 		r.Level = slog.LevelDebug
 	}
 	if !h.Handler.Enabled(ctx, r.Level) {
@@ -259,11 +276,11 @@ func (h *demoteHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h *demoteHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &demoteHandler{Handler: h.Handler.WithAttrs(attrs), messages: h.messages, all: h.all}
+	return &demoteHandler{Handler: h.Handler.WithAttrs(attrs), demote: h.demote, all: h.all}
 }
 
 func (h *demoteHandler) WithGroup(name string) slog.Handler {
-	return &demoteHandler{Handler: h.Handler.WithGroup(name), messages: h.messages, all: h.all}
+	return &demoteHandler{Handler: h.Handler.WithGroup(name), demote: h.demote, all: h.all}
 }
 
 // hostnameOr returns the host name, or def if it has none.

@@ -42,19 +42,19 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 }
 
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
-	enc := zapcore.NewMapObjectEncoder()
-	for _, f := range c.fields {
-		f.AddTo(enc)
-	}
-	for _, f := range fields {
-		f.AddTo(enc)
-	}
-	attrs := make([]slog.Attr, 0, len(enc.Fields)+1)
+	attrs := make([]slog.Attr, 0, len(c.fields)+len(fields)+1)
 	if e.LoggerName != "" {
 		attrs = append(attrs, slog.String("logger", e.LoggerName))
 	}
-	for k, v := range enc.Fields {
-		attrs = append(attrs, slog.Any(k, v))
+	// One encoder per field keeps zap's field order.
+	for _, fs := range [][]zapcore.Field{c.fields, fields} {
+		for _, f := range fs {
+			enc := zapcore.NewMapObjectEncoder()
+			f.AddTo(enc)
+			for k, v := range enc.Fields {
+				attrs = append(attrs, slog.Any(k, v))
+			}
+		}
 	}
 	c.logger.LogAttrs(context.Background(), slogLevel(e.Level), e.Message, attrs...)
 	return nil
