@@ -264,7 +264,7 @@ func (b *defBuilder) property(f reflect.StructField, req bool, desc string, smdF
 		def = smdField.Default
 		addSMDExtensions(ext, smdField.Type, strategy)
 	}
-	if def == nil && f.Type.Kind() != reflect.Pointer && (req || f.Type.Kind() == reflect.Struct) && f.Type != byteSliceType {
+	if def == nil && f.Type.Kind() != reflect.Pointer && (req || f.Type.Kind() == reflect.Struct) {
 		// Upstream's implicit default: the zero value of a non-pointer
 		// struct, or of a required non-pointer scalar.
 		def = zeroDefault(f.Type)
@@ -351,15 +351,13 @@ func unionsValue(unions []smdschema.Union) []any {
 	return out
 }
 
-var byteSliceType = reflect.TypeFor[[]byte]()
-
 // schemaOf returns the schema for a value of type t: a $ref for named
 // structs (whose definition it adds), an inline schema otherwise.
 func (b *defBuilder) schemaOf(t reflect.Type) (spec.Schema, error) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == byteSliceType || (t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8) {
+	if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 { // []byte is base64
 		return *spec.StrFmtProperty("byte"), nil
 	}
 	switch t.Kind() {

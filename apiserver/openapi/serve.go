@@ -60,7 +60,13 @@ type document struct {
 }
 
 func newDocument(v any, toProto func([]byte) ([]byte, error)) (*document, error) {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if m, ok := v.(json.Marshaler); ok {
+		b, err = m.MarshalJSON() // skips encoding/json's re-compaction
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("encoding JSON: %w", err)
 	}
