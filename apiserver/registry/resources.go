@@ -90,10 +90,10 @@ func All() []*Resource {
 			Strategy: roleBindingStrategy{}},
 		{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles", Kind: "ClusterRole", SingularName: "clusterrole",
 			New: func() runtime.Object { return &rbacv1.ClusterRole{} }, NewList: func() runtime.Object { return &rbacv1.ClusterRoleList{} },
-			Strategy: roleStrategy{}},
+			Strategy: clusterRoleStrategy{}},
 		{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings", Kind: "ClusterRoleBinding", SingularName: "clusterrolebinding",
 			New: func() runtime.Object { return &rbacv1.ClusterRoleBinding{} }, NewList: func() runtime.Object { return &rbacv1.ClusterRoleBindingList{} },
-			Strategy: roleBindingStrategy{}},
+			Strategy: clusterRoleBindingStrategy{}},
 		// certificates.k8s.io/v1
 		{Group: "certificates.k8s.io", Version: "v1", Resource: "certificatesigningrequests", Kind: "CertificateSigningRequest", SingularName: "certificatesigningrequest", ShortNames: []string{"csr"},
 			New: func() runtime.Object { return &certificatesv1.CertificateSigningRequest{} }, NewList: func() runtime.Object { return &certificatesv1.CertificateSigningRequestList{} },
