@@ -8,6 +8,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -135,5 +136,5 @@ func (cronJobStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 }
 
 func (cronJobStrategy) FieldSet(obj runtime.Object) fields.Set {
-	return MetaFieldSet(obj)
+	return namespacedFields(obj.(metav1.Object), nil)
 }

@@ -140,5 +140,5 @@ func (s csrStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 
 func (csrStrategy) FieldSet(obj runtime.Object) fields.Set {
 	csr := obj.(*certificatesv1.CertificateSigningRequest)
-	return withMeta(csr, fields.Set{"spec.signerName": csr.Spec.SignerName})
+	return clusterFields(csr, fields.Set{"spec.signerName": csr.Spec.SignerName})
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -81,5 +82,5 @@ func (s daemonSetStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorLi
 }
 
 func (daemonSetStrategy) FieldSet(obj runtime.Object) fields.Set {
-	return MetaFieldSet(obj)
+	return namespacedFields(obj.(metav1.Object), nil)
 }

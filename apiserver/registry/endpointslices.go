@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -137,5 +138,5 @@ func (s endpointSliceStrategy) ValidateUpdate(obj, old runtime.Object) field.Err
 }
 
 func (endpointSliceStrategy) FieldSet(obj runtime.Object) fields.Set {
-	return MetaFieldSet(obj)
+	return namespacedFields(obj.(metav1.Object), nil)
 }

@@ -93,7 +93,7 @@ func (coreEventStrategy) FieldSet(obj runtime.Object) fields.Set {
 		source = ev.ReportingController
 	}
 	ref := ev.InvolvedObject
-	return withMeta(ev, fields.Set{
+	return namespacedFields(ev, fields.Set{
 		"involvedObject.kind":            ref.Kind,
 		"involvedObject.namespace":       ref.Namespace,
 		"involvedObject.name":            ref.Name,
@@ -186,7 +186,7 @@ func (s eventStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 func (eventStrategy) FieldSet(obj runtime.Object) fields.Set {
 	ev := obj.(*eventsv1.Event)
 	ref := ev.Regarding
-	return withMeta(ev, fields.Set{
+	return namespacedFields(ev, fields.Set{
 		"regarding.kind":            ref.Kind,
 		"regarding.namespace":       ref.Namespace,
 		"regarding.name":            ref.Name,

@@ -25,9 +25,21 @@ func MetaFieldSet(obj runtime.Object) fields.Set {
 	return s
 }
 
-// withMeta adds the metadata fields of obj to a kind's own field set.
-func withMeta(obj runtime.Object, kindFields fields.Set) fields.Set {
-	s := MetaFieldSet(obj)
+// namespacedFields is the field set of a namespaced object: metadata.name
+// and metadata.namespace (always present: the keys of a field set are also
+// the field labels a selector may use) plus the kind's own fields.
+func namespacedFields(m metav1.Object, kindFields fields.Set) fields.Set {
+	s := fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()}
+	for k, v := range kindFields {
+		s[k] = v
+	}
+	return s
+}
+
+// clusterFields is the field set of a cluster-scoped object: metadata.name
+// plus the kind's own fields.
+func clusterFields(m metav1.Object, kindFields fields.Set) fields.Set {
+	s := fields.Set{"metadata.name": m.GetName()}
 	for k, v := range kindFields {
 		s[k] = v
 	}

@@ -186,5 +186,5 @@ func (s jobStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 
 func (jobStrategy) FieldSet(obj runtime.Object) fields.Set {
 	job := obj.(*batchv1.Job)
-	return withMeta(job, fields.Set{"status.successful": strconv.Itoa(int(job.Status.Succeeded))})
+	return namespacedFields(job, fields.Set{"status.successful": strconv.Itoa(int(job.Status.Succeeded))})
 }

@@ -57,5 +57,5 @@ func (s namespaceStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorLi
 
 func (namespaceStrategy) FieldSet(obj runtime.Object) fields.Set {
 	ns := obj.(*corev1.Namespace)
-	return withMeta(ns, fields.Set{"status.phase": string(ns.Status.Phase)})
+	return clusterFields(ns, fields.Set{"status.phase": string(ns.Status.Phase)})
 }

@@ -124,5 +124,5 @@ func (s nodeStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 
 func (nodeStrategy) FieldSet(obj runtime.Object) fields.Set {
 	node := obj.(*corev1.Node)
-	return withMeta(node, fields.Set{"spec.unschedulable": strconv.FormatBool(node.Spec.Unschedulable)})
+	return clusterFields(node, fields.Set{"spec.unschedulable": strconv.FormatBool(node.Spec.Unschedulable)})
 }

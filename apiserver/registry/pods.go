@@ -191,8 +191,9 @@ func (podStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 
 // validatePodSpecUpdate enforces that a pod's spec is immutable except for
 // container images, activeDeadlineSeconds (set or lowered), added
-// tolerations, terminationGracePeriodSeconds (negative to 1), and
-// nodeName while it is still empty.
+// tolerations and terminationGracePeriodSeconds (negative to 1). In
+// particular spec.nodeName never changes through an update: pods are bound
+// through the binding subresource.
 func validatePodSpecUpdate(spec, old *corev1.PodSpec, path *field.Path) field.ErrorList {
 	if len(spec.Containers) != len(old.Containers) {
 		return field.ErrorList{field.Forbidden(path.Child("containers"), "pod updates may not add or remove containers")}
@@ -202,9 +203,6 @@ func validatePodSpecUpdate(spec, old *corev1.PodSpec, path *field.Path) field.Er
 	}
 	errs := validateActiveDeadlineUpdate(spec.ActiveDeadlineSeconds, old.ActiveDeadlineSeconds, path.Child("activeDeadlineSeconds"))
 	errs = append(errs, validateOnlyAddedTolerations(spec.Tolerations, old.Tolerations, path.Child("tolerations"))...)
-	if old.NodeName != "" && spec.NodeName != old.NodeName {
-		errs = append(errs, field.Invalid(path.Child("nodeName"), spec.NodeName, "field is immutable once set"))
-	}
 
 	// Compare everything else with the updatable fields put back.
 	munged := spec.DeepCopy()
@@ -216,7 +214,6 @@ func validatePodSpecUpdate(spec, old *corev1.PodSpec, path *field.Path) field.Er
 	}
 	munged.ActiveDeadlineSeconds = old.ActiveDeadlineSeconds
 	munged.Tolerations = old.Tolerations
-	munged.NodeName = old.NodeName
 	if g, oldG := spec.TerminationGracePeriodSeconds, old.TerminationGracePeriodSeconds; g != nil && oldG != nil && *oldG < 0 && *g == 1 {
 		munged.TerminationGracePeriodSeconds = oldG
 	}
@@ -267,7 +264,7 @@ func (podStrategy) FieldSet(obj runtime.Object) fields.Set {
 	if podIP == "" && len(pod.Status.PodIPs) > 0 {
 		podIP = pod.Status.PodIPs[0].IP
 	}
-	return withMeta(pod, fields.Set{
+	return namespacedFields(pod, fields.Set{
 		"spec.nodeName":            pod.Spec.NodeName,
 		"spec.restartPolicy":       string(pod.Spec.RestartPolicy),
 		"spec.schedulerName":       pod.Spec.SchedulerName,

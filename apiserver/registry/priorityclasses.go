@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -73,5 +74,5 @@ func (s priorityClassStrategy) ValidateUpdate(obj, old runtime.Object) field.Err
 }
 
 func (priorityClassStrategy) FieldSet(obj runtime.Object) fields.Set {
-	return MetaFieldSet(obj)
+	return clusterFields(obj.(metav1.Object), nil)
 }

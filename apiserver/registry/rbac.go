@@ -3,6 +3,7 @@ package registry
 import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -35,7 +36,9 @@ func (s roleStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 	return append(s.Validate(role), validateMetaUpdate(role, oldRole)...)
 }
 
-func (roleStrategy) FieldSet(obj runtime.Object) fields.Set { return MetaFieldSet(obj) }
+func (roleStrategy) FieldSet(obj runtime.Object) fields.Set {
+	return namespacedFields(obj.(metav1.Object), nil)
+}
 
 func (clusterRoleStrategy) Default(runtime.Object) {}
 
@@ -59,7 +62,9 @@ func (s clusterRoleStrategy) ValidateUpdate(obj, old runtime.Object) field.Error
 	return append(s.Validate(role), validateMetaUpdate(role, oldRole)...)
 }
 
-func (clusterRoleStrategy) FieldSet(obj runtime.Object) fields.Set { return MetaFieldSet(obj) }
+func (clusterRoleStrategy) FieldSet(obj runtime.Object) fields.Set {
+	return clusterFields(obj.(metav1.Object), nil)
+}
 
 // validatePolicyRules checks each rule names verbs and either resources
 // (with API groups) or, in cluster roles only, non-resource URLs.
@@ -106,7 +111,9 @@ func (s roleBindingStrategy) ValidateUpdate(obj, old runtime.Object) field.Error
 	return append(errs, validateRoleRefUpdate(b.RoleRef, oldB.RoleRef)...)
 }
 
-func (roleBindingStrategy) FieldSet(obj runtime.Object) fields.Set { return MetaFieldSet(obj) }
+func (roleBindingStrategy) FieldSet(obj runtime.Object) fields.Set {
+	return namespacedFields(obj.(metav1.Object), nil)
+}
 
 func (clusterRoleBindingStrategy) Default(obj runtime.Object) {
 	b := obj.(*rbacv1.ClusterRoleBinding)
@@ -125,7 +132,9 @@ func (s clusterRoleBindingStrategy) ValidateUpdate(obj, old runtime.Object) fiel
 	return append(errs, validateRoleRefUpdate(b.RoleRef, oldB.RoleRef)...)
 }
 
-func (clusterRoleBindingStrategy) FieldSet(obj runtime.Object) fields.Set { return MetaFieldSet(obj) }
+func (clusterRoleBindingStrategy) FieldSet(obj runtime.Object) fields.Set {
+	return clusterFields(obj.(metav1.Object), nil)
+}
 
 // defaultBinding fills the API groups of the role reference and of User
 // and Group subjects.

@@ -39,5 +39,5 @@ func (s replicaSetStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorL
 
 func (replicaSetStrategy) FieldSet(obj runtime.Object) fields.Set {
 	rs := obj.(*appsv1.ReplicaSet)
-	return withMeta(rs, fields.Set{"status.replicas": strconv.Itoa(int(rs.Status.Replicas))})
+	return namespacedFields(rs, fields.Set{"status.replicas": strconv.Itoa(int(rs.Status.Replicas))})
 }

@@ -107,5 +107,5 @@ func (s secretStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList 
 
 func (secretStrategy) FieldSet(obj runtime.Object) fields.Set {
 	secret := obj.(*corev1.Secret)
-	return withMeta(secret, fields.Set{"type": string(secret.Type)})
+	return namespacedFields(secret, fields.Set{"type": string(secret.Type)})
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -25,5 +26,5 @@ func (s serviceAccountStrategy) ValidateUpdate(obj, old runtime.Object) field.Er
 }
 
 func (serviceAccountStrategy) FieldSet(obj runtime.Object) fields.Set {
-	return MetaFieldSet(obj)
+	return namespacedFields(obj.(metav1.Object), nil)
 }

@@ -98,7 +98,14 @@ func isHeadless(svc *corev1.Service) bool {
 }
 
 func (serviceStrategy) Validate(obj runtime.Object) field.ErrorList {
-	svc := obj.(*corev1.Service)
+	return validateService(obj.(*corev1.Service), nil)
+}
+
+// validateService checks a service; old is the stored service on update.
+// Fields that only fit the old type (node ports, traffic policies) may be
+// carried over unchanged when the type changes, as upstream drops them;
+// the handler clears node ports.
+func validateService(svc, old *corev1.Service) field.ErrorList {
 	spec := &svc.Spec
 	specPath := field.NewPath("spec")
 	errs := validateMeta(svc, true, validation.NameIsDNS1035Label)
@@ -117,14 +124,14 @@ func (serviceStrategy) Validate(obj runtime.Object) field.ErrorList {
 	case corev1.ServiceTypeExternalName:
 		errs = append(errs, validateExternalName(svc, specPath)...)
 	}
-	errs = append(errs, validateServicePorts(svc, specPath.Child("ports"))...)
+	errs = append(errs, validateServicePorts(svc, old, specPath.Child("ports"))...)
 	errs = append(errs, metav1validation.ValidateLabels(spec.Selector, specPath.Child("selector"))...)
 	errs = append(errs, validateSessionAffinity(spec, specPath)...)
 	errs = append(errs, validateClusterIPs(svc, specPath)...)
 	for i, ip := range spec.ExternalIPs {
 		errs = append(errs, validateEndpointIP(ip, specPath.Child("externalIPs").Index(i))...)
 	}
-	errs = append(errs, validateTrafficPolicies(svc, specPath)...)
+	errs = append(errs, validateTrafficPolicies(svc, old, specPath)...)
 	return errs
 }
 
@@ -149,7 +156,7 @@ func validateExternalName(svc *corev1.Service, specPath *field.Path) field.Error
 	return errs
 }
 
-func validateServicePorts(svc *corev1.Service, path *field.Path) field.ErrorList {
+func validateServicePorts(svc, old *corev1.Service, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	names := sets.New[string]()
 	ports := sets.New[string]()
@@ -180,10 +187,10 @@ func validateServicePorts(svc *corev1.Service, path *field.Path) field.ErrorList
 		if p.NodePort == 0 {
 			continue
 		}
-		switch svc.Spec.Type {
-		case corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer:
+		switch {
+		case needsNodePorts(svc):
 			errs = append(errs, validatePortNumber(p.NodePort, idx.Child("nodePort"))...)
-		default:
+		case !hadNodePort(old, p.NodePort):
 			errs = append(errs, field.Forbidden(idx.Child("nodePort"), fmt.Sprintf("may not be used when `type` is '%s'", svc.Spec.Type)))
 		}
 		if key := fmt.Sprintf("%d/%s", p.NodePort, p.Protocol); nodePorts.Has(key) {
@@ -193,6 +200,23 @@ func validateServicePorts(svc *corev1.Service, path *field.Path) field.ErrorList
 		}
 	}
 	return errs
+}
+
+func needsNodePorts(svc *corev1.Service) bool {
+	return svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer
+}
+
+// hadNodePort is true when old (if any) had node ports, one of them port.
+func hadNodePort(old *corev1.Service, port int32) bool {
+	if old == nil || !needsNodePorts(old) {
+		return false
+	}
+	for _, p := range old.Spec.Ports {
+		if p.NodePort == port {
+			return true
+		}
+	}
+	return false
 }
 
 func validateSessionAffinity(spec *corev1.ServiceSpec, specPath *field.Path) field.ErrorList {
@@ -277,18 +301,23 @@ func validateClusterIPs(svc *corev1.Service, specPath *field.Path) field.ErrorLi
 	return errs
 }
 
-func validateTrafficPolicies(svc *corev1.Service, specPath *field.Path) field.ErrorList {
+func validateTrafficPolicies(svc, old *corev1.Service, specPath *field.Path) field.ErrorList {
 	spec := &svc.Spec
 	var errs field.ErrorList
 	etpPath := specPath.Child("externalTrafficPolicy")
+	var oldSpec corev1.ServiceSpec
+	if old != nil {
+		oldSpec = old.Spec
+	}
+	carriedOver := func(value, oldValue any) bool { return old != nil && value == oldValue }
 	if externallyAccessible(svc) {
 		errs = append(errs, supported(spec.ExternalTrafficPolicy, etpPath,
 			corev1.ServiceExternalTrafficPolicyCluster, corev1.ServiceExternalTrafficPolicyLocal)...)
-	} else if spec.ExternalTrafficPolicy != "" {
+	} else if spec.ExternalTrafficPolicy != "" && !carriedOver(spec.ExternalTrafficPolicy, oldSpec.ExternalTrafficPolicy) {
 		errs = append(errs, field.Invalid(etpPath, spec.ExternalTrafficPolicy, "may only be set for externally-accessible services"))
 	}
 	needsHealthCheck := spec.Type == corev1.ServiceTypeLoadBalancer && spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
-	if !needsHealthCheck && spec.HealthCheckNodePort != 0 {
+	if !needsHealthCheck && spec.HealthCheckNodePort != 0 && !carriedOver(spec.HealthCheckNodePort, oldSpec.HealthCheckNodePort) {
 		errs = append(errs, field.Invalid(specPath.Child("healthCheckNodePort"), spec.HealthCheckNodePort,
 			"may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"))
 	}
@@ -302,9 +331,9 @@ func validateTrafficPolicies(svc *corev1.Service, specPath *field.Path) field.Er
 	return errs
 }
 
-func (s serviceStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
+func (serviceStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 	svc, oldSvc := obj.(*corev1.Service), old.(*corev1.Service)
-	errs := s.Validate(svc)
+	errs := validateService(svc, oldSvc)
 	errs = append(errs, validateMetaUpdate(svc, oldSvc)...)
 	// A cluster IP, once allocated, stays until the service stops having
 	// one (it becomes an ExternalName service).
@@ -317,7 +346,7 @@ func (s serviceStrategy) ValidateUpdate(obj, old runtime.Object) field.ErrorList
 
 func (serviceStrategy) FieldSet(obj runtime.Object) fields.Set {
 	svc := obj.(*corev1.Service)
-	return withMeta(svc, fields.Set{
+	return namespacedFields(svc, fields.Set{
 		"spec.clusterIP": svc.Spec.ClusterIP,
 		"spec.type":      string(svc.Spec.Type),
 	})

@@ -6,6 +6,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -164,5 +165,5 @@ func (s statefulSetStrategy) ValidateUpdate(obj, old runtime.Object) field.Error
 }
 
 func (statefulSetStrategy) FieldSet(obj runtime.Object) fields.Set {
-	return MetaFieldSet(obj)
+	return namespacedFields(obj.(metav1.Object), nil)
 }
