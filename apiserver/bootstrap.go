@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -90,7 +91,44 @@ func (s *server) reconcileKubernetesEndpoints(ctx context.Context) error {
 		ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
 			Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}}}
 		want(ep)
-		_, err = s.createObject(ctx, epRes, metav1.NamespaceDefault, ep, writeOpts{manager: "skiff-apiserver"})
+		_, err = s.createObject(ctx, epRes, metav1.NamespaceDefault, ep, writeOpts{manager: "skiff-apiserver", system: true})
+		if apierrors.IsAlreadyExists(err) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return s.reconcileKubernetesEndpointSlice(ctx, ip, port)
+}
+
+// reconcileKubernetesEndpointSlice keeps default/kubernetes EndpointSlice
+// listing this server, as upstream's API servers do.
+func (s *server) reconcileKubernetesEndpointSlice(ctx context.Context, ip string, port int32) error {
+	esRes := s.lookup("discovery.k8s.io", "v1", "endpointslices")
+	key := esRes.store.Key(metav1.NamespaceDefault, "kubernetes")
+	ready := true
+	add := func(es *discoveryv1.EndpointSlice) {
+		name, proto := "https", corev1.ProtocolTCP
+		es.AddressType = discoveryv1.AddressTypeIPv4
+		es.Ports = []discoveryv1.EndpointPort{{Name: &name, Port: &port, Protocol: &proto}}
+		for _, e := range es.Endpoints {
+			if slices.Contains(e.Addresses, ip) {
+				return
+			}
+		}
+		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}})
+	}
+	_, err := esRes.store.Update(ctx, key, func(cur runtime.Object) (runtime.Object, error) {
+		es := cur.(*discoveryv1.EndpointSlice)
+		add(es)
+		return es, nil
+	})
+	if apierrors.IsNotFound(err) {
+		es := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+			Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes", discoveryv1.LabelManagedBy: "skiff-apiserver"}}}
+		add(es)
+		_, err = s.createObject(ctx, esRes, metav1.NamespaceDefault, es, writeOpts{manager: "skiff-apiserver", system: true})
 		if apierrors.IsAlreadyExists(err) {
 			err = nil
 		}

@@ -479,7 +479,7 @@ func (s *server) createObject(ctx context.Context, res *resource, ns string, obj
 	}
 	res.Strategy.Default(obj)
 	s.prepareForCreate(res, obj)
-	if errs := res.Strategy.Validate(obj); len(errs) > 0 {
+	if errs := res.Strategy.Validate(obj); len(errs) > 0 && !wo.system {
 		return nil, apierrors.NewInvalid(res.GVK().GroupKind(), m.GetName(), errs)
 	}
 	if res.fieldManager != nil && !wo.applied {
@@ -551,6 +551,10 @@ type writeOpts struct {
 	// applied means managedFields were already computed by server-side
 	// apply.
 	applied bool
+	// system marks the server's own bookkeeping writes (the kubernetes
+	// Endpoints may hold a loopback address on a single-host cluster),
+	// which skip validation.
+	system bool
 }
 
 // newObjectFunc computes the object a client wants from the stored one.

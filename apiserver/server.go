@@ -27,7 +27,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/applyconfigurations"
@@ -459,9 +461,15 @@ func newServer(cfg Config, client *clientv3.Client, svcIPs *serviceIPs) (*server
 			// key; core, apps and batch keep upstream's plain layout.
 			prefix = "/registry/" + r.Group + "/" + r.Resource
 		}
+		var stored *storage.StoredForm
+		if r.Group == "events.k8s.io" && r.Resource == "events" {
+			prefix = "/registry/events" // one resource in two groups
+			stored = &storage.StoredForm{GVK: corev1.SchemeGroupVersion.WithKind("Event"), New: func() k8sruntime.Object { return &corev1.Event{} },
+				ToStorage: eventToCore, FromStorage: eventFromCore}
+		}
 		res := &resource{resourceDef: r, store: storage.New(storage.Config{
 			Client: client, Prefix: prefix, Resource: gr, GVK: r.GVK(), Scheme: scheme, New: r.New,
-			Logger: cfg.Logger,
+			Stored: stored, Logger: cfg.Logger,
 		})}
 		fm, err := managedfields.NewDefaultFieldManager(typeConverter, scheme, scheme, scheme, r.GVK(), r.GVK().GroupVersion(), "", nil)
 		if err != nil {

@@ -40,10 +40,22 @@ type Config struct {
 	Scheme *runtime.Scheme
 	// New returns an empty object of the kind.
 	New func() runtime.Object
+	// Stored, when set, is the form objects are kept in when it differs
+	// from the served kind (events.k8s.io/v1 Events are stored as core/v1
+	// Events, as upstream).
+	Stored *StoredForm
 	// CacheSize is the number of recent events the watch cache keeps for
 	// watchers resuming from a resourceVersion. 0 means 1000.
 	CacheSize int
 	Logger    *slog.Logger
+}
+
+// StoredForm converts between the served kind and the stored one.
+type StoredForm struct {
+	GVK         schema.GroupVersionKind
+	New         func() runtime.Object
+	ToStorage   func(runtime.Object) runtime.Object
+	FromStorage func(runtime.Object) runtime.Object
 }
 
 // Store reads and writes the objects of one resource.
@@ -103,7 +115,11 @@ func (s *Store) KeyPrefix(namespace string) string {
 func (s *Store) Resource() schema.GroupResource { return s.cfg.Resource }
 
 func (s *Store) encode(obj runtime.Object) ([]byte, error) {
-	obj.GetObjectKind().SetGroupVersionKind(s.cfg.GVK)
+	gvk := s.cfg.GVK
+	if s.cfg.Stored != nil {
+		obj, gvk = s.cfg.Stored.ToStorage(obj), s.cfg.Stored.GVK
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, err
@@ -120,9 +136,16 @@ func (s *Store) encode(obj runtime.Object) ([]byte, error) {
 }
 
 func (s *Store) decode(data []byte, rev int64) (runtime.Object, error) {
-	obj, _, err := s.proto.Decode(data, nil, s.cfg.New())
+	into := s.cfg.New()
+	if s.cfg.Stored != nil {
+		into = s.cfg.Stored.New()
+	}
+	obj, _, err := s.proto.Decode(data, nil, into)
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", s.cfg.Resource, err)
+	}
+	if s.cfg.Stored != nil {
+		obj = s.cfg.Stored.FromStorage(obj)
 	}
 	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
 	m, err := meta.Accessor(obj)
