@@ -76,16 +76,28 @@ func TestPodDefaults(t *testing.T) {
 		{"an image with a version tag is pulled if not present", withImage("nginx:1.25"), pullPolicy, corev1.PullIfNotPresent},
 		{"an image pinned by digest is pulled if not present", withImage("nginx@sha256:0123456789abcdef"), pullPolicy, corev1.PullIfNotPresent},
 		{"an explicit imagePullPolicy is kept",
-			func() *corev1.Pod { p := withImage("nginx")(); p.Spec.Containers[0].ImagePullPolicy = corev1.PullNever; return p },
+			func() *corev1.Pod {
+				p := withImage("nginx")()
+				p.Spec.Containers[0].ImagePullPolicy = corev1.PullNever
+				return p
+			},
 			pullPolicy, corev1.PullNever},
 		{"init containers get container defaults",
-			func() *corev1.Pod { p := bare(); p.Spec.InitContainers = []corev1.Container{container("init", "busybox")}; return p },
+			func() *corev1.Pod {
+				p := bare()
+				p.Spec.InitContainers = []corev1.Container{container("init", "busybox")}
+				return p
+			},
 			func(p *corev1.Pod) any {
 				c := p.Spec.InitContainers[0]
 				return []any{c.ImagePullPolicy, c.TerminationMessagePath, c.TerminationMessagePolicy}
 			}, []any{corev1.PullAlways, "/dev/termination-log", corev1.TerminationMessageReadFile}},
 		{"container ports default to TCP",
-			func() *corev1.Pod { p := bare(); p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80}}; return p },
+			func() *corev1.Pod {
+				p := bare()
+				p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80}}
+				return p
+			},
 			func(p *corev1.Pod) any { return p.Spec.Containers[0].Ports[0].Protocol }, corev1.ProtocolTCP},
 		{"on the host network host ports default to container ports",
 			func() *corev1.Pod {
@@ -96,7 +108,11 @@ func TestPodDefaults(t *testing.T) {
 			},
 			func(p *corev1.Pod) any { return p.Spec.Containers[0].Ports[0].HostPort }, int32(8080)},
 		{"requests default to limits",
-			func() *corev1.Pod { p := bare(); p.Spec.Containers[0].Resources.Limits = resources("cpu", "500m"); return p },
+			func() *corev1.Pod {
+				p := bare()
+				p.Spec.Containers[0].Resources.Limits = resources("cpu", "500m")
+				return p
+			},
 			func(p *corev1.Pod) any { return p.Spec.Containers[0].Resources.Requests }, resources("cpu", "500m")},
 		{"probes get timeouts, thresholds and an HTTP path",
 			func() *corev1.Pod {
@@ -133,7 +149,9 @@ func TestPodDefaults(t *testing.T) {
 					Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}}}
 				return p
 			},
-			func(p *corev1.Pod) any { return *p.Spec.Volumes[0].Projected.Sources[0].ServiceAccountToken.ExpirationSeconds }, int64(3600)},
+			func(p *corev1.Pod) any {
+				return *p.Spec.Volumes[0].Projected.Sources[0].ServiceAccountToken.ExpirationSeconds
+			}, int64(3600)},
 		{"pods tolerate not-ready and unreachable nodes for 300s", bare,
 			func(p *corev1.Pod) any { return p.Spec.Tolerations },
 			[]corev1.Toleration{
@@ -157,7 +175,11 @@ func TestPodDefaults(t *testing.T) {
 		{"a new pod is Pending", bare, func(p *corev1.Pod) any { return p.Status.Phase }, corev1.PodPending},
 		{"a pod without requests or limits is BestEffort", bare, func(p *corev1.Pod) any { return p.Status.QOSClass }, corev1.PodQOSBestEffort},
 		{"a pod whose containers have cpu and memory limits is Guaranteed",
-			func() *corev1.Pod { p := bare(); p.Spec.Containers[0].Resources.Limits = resources("cpu", "1", "memory", "1Gi"); return p },
+			func() *corev1.Pod {
+				p := bare()
+				p.Spec.Containers[0].Resources.Limits = resources("cpu", "1", "memory", "1Gi")
+				return p
+			},
 			func(p *corev1.Pod) any { return p.Status.QOSClass }, corev1.PodQOSGuaranteed},
 		{"a pod with requests below limits is Burstable",
 			func() *corev1.Pod {
@@ -404,7 +426,10 @@ func TestPodUpdateValidation(t *testing.T) {
 		}},
 		{name: "container images may change", update: func(p *corev1.Pod) { p.Spec.Containers[0].Image = "nginx:1.26" }},
 		{name: "init container images may change",
-			old:    func(p *corev1.Pod) { p.Spec.InitContainers = []corev1.Container{p.Spec.Containers[0]}; p.Spec.InitContainers[0].Name = "init" },
+			old: func(p *corev1.Pod) {
+				p.Spec.InitContainers = []corev1.Container{p.Spec.Containers[0]}
+				p.Spec.InitContainers[0].Name = "init"
+			},
 			update: func(p *corev1.Pod) { p.Spec.InitContainers[0].Image = "busybox:1.36" }},
 		{name: "a container command may not change", update: func(p *corev1.Pod) { p.Spec.Containers[0].Command = []string{"sh"} },
 			want: []fieldErr{forbidden("spec")}},
