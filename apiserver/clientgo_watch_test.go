@@ -1,0 +1,313 @@
+package apiserver_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiffk8s/skiff/apiserver/apitest"
+)
+
+// informerEvent is what an informer handler saw.
+type informerEvent struct {
+	typ  string // add, update, delete
+	name string
+	data string // the object's data["key"]
+}
+
+// TestClientGoWatch checks watches the way controllers use them: shared
+// informers, resuming from a resourceVersion, 410 Gone after compaction,
+// bookmarks, and selectors.
+func TestClientGoWatch(t *testing.T) {
+	srv := apitest.Start(t)
+	cs := srv.Client
+
+	t.Run("informer sees adds, updates and deletes", func(t *testing.T) {
+		ctx := cgCtx(t)
+		ns := cgNamespace(t, cs, "informer")
+		cms := cs.CoreV1().ConfigMaps(ns)
+		if _, err := cms.Create(ctx, cgConfigMap("existing", nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		events := make(chan informerEvent, 100)
+		send := func(typ string, obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			cm := obj.(*corev1.ConfigMap)
+			events <- informerEvent{typ: typ, name: cm.Name, data: cm.Data["key"]}
+		}
+		factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
+		inf := factory.Core().V1().ConfigMaps()
+		if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { send("add", obj) },
+			UpdateFunc: func(_, obj any) { send("update", obj) },
+			DeleteFunc: func(obj any) { send("delete", obj) },
+		}); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		defer func() { close(stop); factory.Shutdown() }()
+		factory.Start(stop)
+		for typ, ok := range factory.WaitForCacheSync(stop) {
+			if !ok {
+				t.Fatalf("informer for %v did not sync", typ)
+			}
+		}
+		want := func(w informerEvent) {
+			t.Helper()
+			select {
+			case got := <-events:
+				if got != w {
+					t.Fatalf("informer event %+v, want %+v", got, w)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("informer: no event, want %+v", w)
+			}
+		}
+		want(informerEvent{"add", "existing", "value"})
+
+		c, err := cms.Create(ctx, cgConfigMap("fresh", nil), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(informerEvent{"add", "fresh", "value"})
+		c.Data["key"] = "changed"
+		if _, err := cms.Update(ctx, c, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want(informerEvent{"update", "fresh", "changed"})
+		if err := cms.Delete(ctx, "fresh", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want(informerEvent{"delete", "fresh", "changed"})
+
+		// The lister agrees with the server.
+		cgPoll(t, "lister catches up", func() (bool, error) {
+			l, err := inf.Lister().ConfigMaps(ns).List(labels.Everything())
+			return err == nil && len(l) == 1 && l[0].Name == "existing", err
+		})
+	})
+
+	t.Run("watch resumes from a resourceVersion", func(t *testing.T) {
+		ctx := cgCtx(t)
+		ns := cgNamespace(t, cs, "resume")
+		cms := cs.CoreV1().ConfigMaps(ns)
+		a, err := cms.Create(ctx, cgConfigMap("a", nil), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := a.ResourceVersion
+		a.Data["key"] = "v2"
+		a2, err := cms.Update(ctx, a, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := cms.Create(ctx, cgConfigMap("b", nil), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cms.Delete(ctx, "a", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: start})
+		if err != nil {
+			t.Fatalf("watch from %s: %v", start, err)
+		}
+		defer w.Stop()
+		m := cgExpectEvent(t, w, watch.Modified, "a").(*corev1.ConfigMap)
+		if m.ResourceVersion != a2.ResourceVersion || m.Data["key"] != "v2" {
+			t.Fatalf("MODIFIED a at rv %s data %v, want rv %s data v2", m.ResourceVersion, m.Data, a2.ResourceVersion)
+		}
+		if got := cgExpectEvent(t, w, watch.Added, "b").(*corev1.ConfigMap); got.ResourceVersion != b.ResourceVersion {
+			t.Fatalf("ADDED b at rv %s, want %s", got.ResourceVersion, b.ResourceVersion)
+		}
+		del := cgExpectEvent(t, w, watch.Deleted, "a").(*corev1.ConfigMap)
+		if n, _ := strconv.ParseInt(del.ResourceVersion, 10, 64); n <= mustRV(t, b.ResourceVersion) {
+			t.Fatalf("DELETED a at rv %s, want after %s", del.ResourceVersion, b.ResourceVersion)
+		}
+		// Exactly these: the next event is the next change.
+		if _, err := cms.Create(ctx, cgConfigMap("sentinel", nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cgExpectEvent(t, w, watch.Added, "sentinel")
+
+		// From resourceVersion "0" (or none) a watch starts with the
+		// current state as ADDED events.
+		w0, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: "0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w0.Stop()
+		cgExpectEvent(t, w0, watch.Added, "b")
+		cgExpectEvent(t, w0, watch.Added, "sentinel")
+	})
+
+	t.Run("watch from a compacted resourceVersion is 410 Gone", func(t *testing.T) {
+		ctx := cgCtx(t)
+		ns := cgNamespace(t, cs, "gone")
+		cms := cs.CoreV1().ConfigMaps(ns)
+		c, err := cms.Create(ctx, cgConfigMap("old", nil), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := c.ResourceVersion
+		c.Data["key"] = "newer"
+		if _, err := cms.Update(ctx, c, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rev, err := srv.Compact(ctx)
+		if err != nil {
+			t.Fatalf("compact: %v", err)
+		}
+		if rev <= mustRV(t, old) {
+			t.Fatalf("compacted at %d, want past %s", rev, old)
+		}
+		w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: old})
+		if err == nil {
+			defer w.Stop()
+			ev := cgNextEvent(t, w)
+			if ev.Type != watch.Error {
+				t.Fatalf("watch from compacted rv %s: event %s, want 410 Gone", old, ev.Type)
+			}
+			err = apierrors.FromObject(ev.Object)
+		}
+		if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+			t.Fatalf("watch from compacted rv %s: %v, want 410 Gone", old, err)
+		}
+		cgWantCode(t, err, 410, "watch from a compacted resourceVersion")
+		// So is an exact list at that revision.
+		_, err = cms.List(ctx, metav1.ListOptions{ResourceVersion: old, ResourceVersionMatch: metav1.ResourceVersionMatchExact})
+		cgWantCode(t, err, 410, "list at a compacted resourceVersion")
+		// A watch from the current state still works.
+		l, err := cms.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w2, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: l.ResourceVersion})
+		if err != nil {
+			t.Fatalf("watch from the list's rv after compaction: %v", err)
+		}
+		defer w2.Stop()
+		if err := cms.Delete(ctx, "old", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cgExpectEvent(t, w2, watch.Deleted, "old")
+	})
+
+	t.Run("bookmarks", func(t *testing.T) {
+		ctx := cgCtx(t)
+		ns := cgNamespace(t, cs, "bookmarks")
+		cms := cs.CoreV1().ConfigMaps(ns)
+		c, err := cms.Create(ctx, cgConfigMap("one", nil), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Watch-list: the current state, then the bookmark that ends it.
+		w, err := cms.Watch(ctx, metav1.ListOptions{
+			SendInitialEvents: cgPtr(true), ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
+			AllowWatchBookmarks: true,
+		})
+		if err != nil {
+			t.Fatalf("watch-list: %v", err)
+		}
+		defer w.Stop()
+		if ev := cgNextEvent(t, w); ev.Type != watch.Added || ev.Object.(*corev1.ConfigMap).Name != "one" {
+			t.Fatalf("first watch-list event %s %v, want ADDED one", ev.Type, ev.Object)
+		}
+		ev := cgNextEvent(t, w)
+		if ev.Type != watch.Bookmark {
+			t.Fatalf("event after the initial state: %s, want BOOKMARK", ev.Type)
+		}
+		bm := ev.Object.(*corev1.ConfigMap)
+		if bm.Annotations[metav1.InitialEventsAnnotationKey] != "true" {
+			t.Fatalf("bookmark annotations %v, want %s=true", bm.Annotations, metav1.InitialEventsAnnotationKey)
+		}
+		if mustRV(t, bm.ResourceVersion) < mustRV(t, c.ResourceVersion) {
+			t.Fatalf("bookmark rv %s, want at least %s", bm.ResourceVersion, c.ResourceVersion)
+		}
+		// Events flow on after it.
+		c.Data["key"] = "two"
+		if _, err := cms.Update(ctx, c, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cgExpectEvent(t, w, watch.Modified, "one")
+
+		// sendInitialEvents needs resourceVersionMatch=NotOlderThan.
+		_, err = cms.Watch(ctx, metav1.ListOptions{SendInitialEvents: cgPtr(true)})
+		cgWantCode(t, err, 422, "sendInitialEvents without resourceVersionMatch")
+
+		// An ordinary watch with bookmarks allowed delivers every change.
+		// (Periodic bookmarks come once a minute, which the test does not
+		// wait for.)
+		wb, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: c.ResourceVersion, AllowWatchBookmarks: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wb.Stop()
+		cgExpectEvent(t, wb, watch.Modified, "one")
+		if err := cms.Delete(ctx, "one", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cgExpectEvent(t, wb, watch.Deleted, "one")
+	})
+
+	t.Run("label selector watch sees objects leave and enter", func(t *testing.T) {
+		ctx := cgCtx(t)
+		ns := cgNamespace(t, cs, "selwatch")
+		cms := cs.CoreV1().ConfigMaps(ns)
+		l, err := cms.List(ctx, metav1.ListOptions{LabelSelector: "color=blue"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := cms.Watch(ctx, metav1.ListOptions{LabelSelector: "color=blue", ResourceVersion: l.ResourceVersion})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		c, err := cms.Create(ctx, cgConfigMap("chameleon", map[string]string{"color": "blue"}), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cgExpectEvent(t, w, watch.Added, "chameleon")
+		c.Labels["color"] = "green"
+		if c, err = cms.Update(ctx, c, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := cgExpectEvent(t, w, watch.Deleted, "chameleon").(*corev1.ConfigMap); got.Labels["color"] != "green" {
+			t.Fatalf("DELETED carries labels %v, want the new color", got.Labels)
+		}
+		if _, err := cms.Create(ctx, cgConfigMap("red", map[string]string{"color": "red"}), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c.Labels["color"] = "blue"
+		if _, err := cms.Update(ctx, c, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cgExpectEvent(t, w, watch.Added, "chameleon") // not the red one
+		if err := cms.Delete(ctx, "red", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cms.Delete(ctx, "chameleon", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cgExpectEvent(t, w, watch.Deleted, "chameleon")
+	})
+}
+
+func mustRV(t testing.TB, rv string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(rv, 10, 64)
+	if err != nil {
+		t.Fatalf("resourceVersion %q is not a number: %v", rv, err)
+	}
+	return n
+}
