@@ -361,7 +361,7 @@ func validateListRV(opts storage.ListOptions) error {
 }
 
 func (s *server) writeList(w http.ResponseWriter, r *http.Request, res *resource, result *storage.ListResult) {
-	out, _ := negotiate(r.Header.Get("Accept"), false)
+	out, _ := negotiate(r.Header.Get("Accept"), isPretty(r))
 	rv := strconv.FormatInt(result.ResourceVersion, 10)
 	switch out.as {
 	case "Table":
@@ -381,6 +381,21 @@ func (s *server) writeList(w http.ResponseWriter, r *http.Request, res *resource
 			l.Items = append(l.Items, *partialMeta(it))
 		}
 		s.writeObject(w, r, http.StatusOK, l, partialMetaListGVK)
+		return
+	}
+	if result.Encodings != nil && !out.pretty && (out.mediaType == mediaJSON || out.mediaType == mediaProtobuf) {
+		lm := metav1.ListMeta{ResourceVersion: rv, Continue: result.Continue, RemainingItemCount: result.RemainingItemCount}
+		b, err := s.encodeListFast(res, result, lm, out.mediaType)
+		if err != nil {
+			s.writeError(w, r, apierrors.NewInternalError(err))
+			return
+		}
+		w.Header().Set("Content-Type", out.mediaType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(b)
+		}
 		return
 	}
 	list := res.NewList()

@@ -32,6 +32,32 @@ type event struct {
 type item struct {
 	key string
 	obj runtime.Object
+	enc *Encodings
+}
+
+// Encodings memoizes the wire encodings of one cached object version, so
+// that a list of 10,000 objects costs 10,000 copies, not 10,000 encodings.
+type Encodings struct {
+	mu sync.Mutex
+	m  map[string][]byte // guarded by mu; by format name
+}
+
+// Get returns the encoding of format, computing it with f the first time.
+func (e *Encodings) Get(format string, f func() ([]byte, error)) ([]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if b, ok := e.m[format]; ok {
+		return b, nil
+	}
+	b, err := f()
+	if err != nil {
+		return nil, err
+	}
+	if e.m == nil {
+		e.m = map[string][]byte{}
+	}
+	e.m[format] = b
+	return b, nil
 }
 
 func itemLess(a, b item) bool { return a.key < b.key }
@@ -93,7 +119,7 @@ func (c *watchCache) load(ctx context.Context) (int64, error) {
 			c.s.log.Error("watch cache: skipping undecodable object", "key", string(kv.Key), "err", err)
 			continue
 		}
-		items.ReplaceOrInsert(item{key: string(kv.Key), obj: obj})
+		items.ReplaceOrInsert(item{key: string(kv.Key), obj: obj, enc: &Encodings{}})
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -187,9 +213,9 @@ func (c *watchCache) apply(ev *clientv3.Event) {
 	switch {
 	case e.typ == watch.Added && had:
 		e.typ, e.prev = watch.Modified, prev.obj
-		c.items.ReplaceOrInsert(item{key: key, obj: e.obj})
+		c.items.ReplaceOrInsert(item{key: key, obj: e.obj, enc: &Encodings{}})
 	case e.typ == watch.Added:
-		c.items.ReplaceOrInsert(item{key: key, obj: e.obj})
+		c.items.ReplaceOrInsert(item{key: key, obj: e.obj, enc: &Encodings{}})
 	case had: // deleted
 		c.items.Delete(item{key: key})
 		last := prev.obj.DeepCopyObject()
@@ -307,6 +333,7 @@ func (c *watchCache) list(prefix string, pred func(runtime.Object) bool) *ListRe
 		}
 		if pred == nil || pred(it.obj) {
 			res.Items = append(res.Items, it.obj)
+			res.Encodings = append(res.Encodings, it.enc)
 		}
 		return true
 	})

@@ -29,7 +29,10 @@ type ListOptions struct {
 // ListResult is one page of a list.
 type ListResult struct {
 	// Items must not be mutated: they may be shared with the watch cache.
-	Items              []runtime.Object
+	Items []runtime.Object
+	// Encodings, when not nil, has one memo per item (lists served by the
+	// watch cache) for the items' wire encodings.
+	Encodings          []*Encodings
 	ResourceVersion    int64
 	Continue           string
 	RemainingItemCount *int64
