@@ -43,9 +43,6 @@ func (jobStrategy) Default(obj runtime.Object) {
 			spec.BackoffLimit = ptrTo[int32](defaultBackoffLimit)
 		}
 	}
-	if len(job.Labels) == 0 && spec.Template.Labels != nil {
-		job.Labels = copyLabels(spec.Template.Labels)
-	}
 	if spec.CompletionMode == nil {
 		spec.CompletionMode = ptrTo(batchv1.NonIndexedCompletion)
 	}
@@ -62,8 +59,18 @@ func (jobStrategy) Default(obj runtime.Object) {
 	if spec.ManualSelector == nil {
 		spec.ManualSelector = ptrTo(false)
 	}
+	// A job carries its pods' labels: those the user gave the template, or
+	// the generated ones when there were none (upstream copies these when
+	// it next reads the job).
+	labels := copyLabels(spec.Template.Labels)
 	if spec.Selector == nil && !*spec.ManualSelector && job.UID != "" {
 		generateJobSelector(job)
+	}
+	if len(labels) == 0 {
+		labels = copyLabels(spec.Template.Labels)
+	}
+	if len(job.Labels) == 0 && len(labels) > 0 {
+		job.Labels = labels
 	}
 	defaultPodTemplate(&spec.Template)
 }
