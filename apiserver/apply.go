@@ -72,7 +72,7 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request, res *resource, ri
 	}
 	updated, err := s.updateObject(r.Context(), res, ri, sub, wo, func(cur runtime.Object) (runtime.Object, error) {
 		cur.GetObjectKind().SetGroupVersionKind(want)
-		obj, err := res.fieldManager.Apply(cur, applied.DeepCopy(), manager, force)
+		obj, err := res.fieldManagerFor(sub).Apply(cur, applied.DeepCopy(), manager, force)
 		if err != nil {
 			return nil, applyError(err)
 		}

@@ -222,6 +222,13 @@ func TestClientGoPatch(t *testing.T) {
 		if m := managers(st.ManagedFields); !slices.Contains(m, "controller/Apply/status") {
 			t.Fatalf("managedFields %v, want controller/Apply/status", m)
 		}
+		st.Status.AvailableReplicas = 5
+		if st, err = deps.UpdateStatus(ctx, st, metav1.UpdateOptions{FieldManager: "rollout"}); err != nil {
+			t.Fatal(err)
+		}
+		if m := managers(st.ManagedFields); !slices.Contains(m, "rollout/Update/status") {
+			t.Fatalf("managedFields %v, want rollout/Update/status", m)
+		}
 	})
 
 	t.Run("scale subresource", func(t *testing.T) {

@@ -34,6 +34,17 @@ type resource struct {
 	*resourceDef
 	store        *storage.Store
 	fieldManager *managedfields.FieldManager // nil when the type is unknown to the type converter
+	// statusFieldManager records writes to /status (managedFields entries
+	// with subresource "status"); nil without a status subresource.
+	statusFieldManager *managedfields.FieldManager
+}
+
+// fieldManagerFor returns the field manager of writes to subresource sub.
+func (r *resource) fieldManagerFor(sub string) *managedfields.FieldManager {
+	if sub == "status" && r.statusFieldManager != nil {
+		return r.statusFieldManager
+	}
+	return r.fieldManager
 }
 
 // resourceDef is an alias so that the embedded field is not named Resource.
@@ -642,8 +653,8 @@ func (s *server) updateObject(ctx context.Context, res *resource, ri requestInfo
 			return nil, apierrors.NewInvalid(res.GVK().GroupKind(), ri.Name, field.ErrorList{field.Forbidden(
 				field.NewPath("metadata", "finalizers"), "no new finalizers can be added if the object is being deleted")})
 		}
-		if res.fieldManager != nil && !wo.applied {
-			obj = res.fieldManager.UpdateNoErrors(cur, obj, wo.manager)
+		if fm := res.fieldManagerFor(sub); fm != nil && !wo.applied {
+			obj = fm.UpdateNoErrors(cur, obj, wo.manager)
 		}
 		if _, err := s.allocate(ctx, res, obj, cur, dryRun); err != nil {
 			return nil, err

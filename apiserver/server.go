@@ -483,6 +483,11 @@ func newServer(cfg Config, client *clientv3.Client, svcIPs *serviceIPs) (*server
 		} else {
 			res.fieldManager = fm
 		}
+		if r.Status && res.fieldManager != nil {
+			if sfm, err := managedfields.NewDefaultFieldManager(typeConverter, scheme, scheme, scheme, r.GVK(), r.GVK().GroupVersion(), "status", nil); err == nil {
+				res.statusFieldManager = sfm
+			}
+		}
 		s.resources[r.GVR()] = res
 		s.ordered = append(s.ordered, res)
 	}
