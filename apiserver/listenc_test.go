@@ -71,4 +71,3 @@ func trunc(b []byte) []byte {
 	}
 	return b
 }
-
