@@ -416,7 +416,8 @@ func (s *Server) Stop() error {
 }
 
 func externalEtcd(cfg Config) (*clientv3.Client, error) {
-	ccfg := clientv3.Config{Endpoints: cfg.EtcdServers, DialTimeout: 10 * time.Second}
+	ccfg := clientv3.Config{Endpoints: cfg.EtcdServers, DialTimeout: 10 * time.Second,
+		Logger: datastore.ClientLogger(cfg.Logger.With("component", "etcd-client"))}
 	if cfg.EtcdCAFile != "" || cfg.EtcdCertFile != "" || cfg.EtcdKeyFile != "" {
 		tlsInfo := transport.TLSInfo{TrustedCAFile: cfg.EtcdCAFile, CertFile: cfg.EtcdCertFile, KeyFile: cfg.EtcdKeyFile}
 		t, err := tlsInfo.ClientConfig()

@@ -74,3 +74,10 @@ func slogLevel(l zapcore.Level) slog.Level {
 		return slog.LevelError
 	}
 }
+
+// ClientLogger returns a logger for an etcd client (clientv3.Config.Logger)
+// that forwards only errors to logger: the client warns on every retried
+// attempt, including answers callers handle.
+func ClientLogger(logger *slog.Logger) *zap.Logger {
+	return newZapLogger(logger, zapcore.ErrorLevel)
+}
