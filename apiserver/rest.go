@@ -66,7 +66,7 @@ var (
 func (s *server) serveResource(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 	res := s.lookup(ri.Group, ri.Version, ri.Resource)
 	if res == nil {
-		s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{Group: ri.Group, Resource: ri.Resource}, ""))
+		s.writeError(w, r, errNoSuchPath())
 		return
 	}
 	if res.Namespaced && ri.Namespace == "" && ri.Name != "" {
@@ -74,7 +74,7 @@ func (s *server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 		return
 	}
 	if !res.Namespaced && ri.Namespace != "" {
-		s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{Group: ri.Group, Resource: ri.Resource}, ""))
+		s.writeError(w, r, errNoSuchPath())
 		return
 	}
 	if ri.Subresource != "" {
@@ -105,6 +105,12 @@ func (s *server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 	default:
 		s.writeError(w, r, apierrors.NewMethodNotSupported(res.GroupResource(), ri.Verb))
 	}
+}
+
+// errNoSuchPath is upstream's 404 for a URL that names no resource (an
+// unknown resource, or a cluster-scoped one under a namespace).
+func errNoSuchPath() error {
+	return apierrors.NewGenericServerResponse(http.StatusNotFound, "", schema.GroupResource{}, "", "", 0, false)
 }
 
 // readBody reads the request body, answering 413 past maxBodyBytes.
