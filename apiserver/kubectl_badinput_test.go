@@ -291,12 +291,20 @@ func TestBadInput(t *testing.T) {
 	})
 
 	t.Run("an unknown resource is 404", func(t *testing.T) {
-		r := c.send("GET", "/api/v1/namespaces/default/widgets", "", "")
-		biWantStatus(t, r, 404, metav1.StatusReasonNotFound)
-		r = c.send("POST", "/api/v1/namespaces/default/widgets", "application/json", `{"apiVersion":"v1","kind":"Widget","metadata":{"name":"w"}}`)
-		biWantStatus(t, r, 404, metav1.StatusReasonNotFound)
-		r = c.send("GET", "/apis/nothing.example.com/v1/things", "", "")
-		biWantStatus(t, r, 404, metav1.StatusReasonNotFound)
+		for _, req := range []struct{ method, path, body string }{
+			{"GET", "/api/v1/namespaces/default/widgets", ""},
+			{"POST", "/api/v1/namespaces/default/widgets", `{"apiVersion":"v1","kind":"Widget","metadata":{"name":"w"}}`},
+			{"GET", "/apis/nothing.example.com/v1/things", ""},
+			{"GET", "/apis/apps/v1/widgets/w", ""},
+			// A cluster-scoped resource under a namespace is no resource.
+			{"GET", "/api/v1/namespaces/default/nodes", ""},
+		} {
+			r := c.send(req.method, req.path, "application/json", req.body)
+			st := biWantStatus(t, r, 404, metav1.StatusReasonNotFound)
+			if st.Message != "the server could not find the requested resource" {
+				t.Errorf("%s %s: message %q", req.method, req.path, st.Message)
+			}
+		}
 	})
 
 	t.Run("a namespace that does not exist is 404", func(t *testing.T) {
