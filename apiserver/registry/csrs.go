@@ -61,9 +61,9 @@ func (csrStrategy) Validate(obj runtime.Object) field.ErrorList {
 	if len(spec.Usages) == 0 {
 		errs = append(errs, field.Required(path.Child("usages"), "usages must be provided"))
 	}
-	seen := sets.New[certificatesv1.KeyUsage]()
+	known, seen := sets.New(keyUsages...), sets.New[certificatesv1.KeyUsage]()
 	for i, u := range spec.Usages {
-		if !sets.New(keyUsages...).Has(u) {
+		if !known.Has(u) {
 			errs = append(errs, field.NotSupported(path.Child("usages").Index(i), u, keyUsages))
 		}
 		if seen.Has(u) {

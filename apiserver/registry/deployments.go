@@ -51,6 +51,8 @@ func (deploymentStrategy) Validate(obj runtime.Object) field.ErrorList {
 	errs := validateMeta(d, true, validation.NameIsDNSSubdomain)
 	errs = append(errs, validateReplicas(spec.Replicas, path)...)
 	errs = append(errs, validateSelectorAndTemplate("deployment", spec.Selector, &spec.Template, path)...)
+	// Upstream names the ReplicaSet here: the deployment's pods are its
+	// replica sets' pods.
 	errs = append(errs, validateLongRunningTemplate("ReplicaSet", &spec.Template.Spec, path)...)
 	errs = append(errs, validateDeploymentStrategy(&spec.Strategy, path.Child("strategy"))...)
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), path.Child("minReadySeconds"))...)

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -16,7 +15,7 @@ import (
 // defaults it applies what upstream's admission plugins add to every pod:
 // the "default" service account (ServiceAccount), the not-ready and
 // unreachable tolerations (DefaultTolerationSeconds), and the priority
-// (Priority).
+// (Priority). A new pod's status (Pending, QoS class) is the handler's.
 type podStrategy struct{}
 
 const (
@@ -72,12 +71,6 @@ func (podStrategy) Default(obj runtime.Object) {
 		spec.PreemptionPolicy = ptrTo(corev1.PreemptLowerPriority)
 	}
 	addDefaultTolerations(spec)
-	if pod.Status.Phase == "" {
-		pod.Status.Phase = corev1.PodPending
-	}
-	if pod.Status.QOSClass == "" {
-		pod.Status.QOSClass = podQOS(spec)
-	}
 }
 
 // defaultRequestsToLimits sets each unset request to its limit.
@@ -112,47 +105,6 @@ func addDefaultTolerations(spec *corev1.PodSpec) {
 			})
 		}
 	}
-}
-
-// podQOS computes the pod's quality of service class from the cpu and
-// memory requests and limits of all its containers.
-func podQOS(spec *corev1.PodSpec) corev1.PodQOSClass {
-	requests, limits := corev1.ResourceList{}, corev1.ResourceList{}
-	guaranteed := true
-	add := func(sum corev1.ResourceList, name corev1.ResourceName, q resource.Quantity) {
-		total := sum[name]
-		total.Add(q)
-		sum[name] = total
-	}
-	for _, containers := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
-		for _, c := range containers {
-			limited := 0
-			for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-				if q, ok := c.Resources.Requests[name]; ok && q.Sign() > 0 {
-					add(requests, name, q)
-				}
-				if q, ok := c.Resources.Limits[name]; ok && q.Sign() > 0 {
-					add(limits, name, q)
-					limited++
-				}
-			}
-			if limited < 2 {
-				guaranteed = false
-			}
-		}
-	}
-	if len(requests) == 0 && len(limits) == 0 {
-		return corev1.PodQOSBestEffort
-	}
-	for name, req := range requests {
-		if lim, ok := limits[name]; !ok || lim.Cmp(req) != 0 {
-			guaranteed = false
-		}
-	}
-	if guaranteed && len(requests) == len(limits) {
-		return corev1.PodQOSGuaranteed
-	}
-	return corev1.PodQOSBurstable
 }
 
 func (podStrategy) Validate(obj runtime.Object) field.ErrorList {

@@ -172,22 +172,6 @@ func TestPodDefaults(t *testing.T) {
 		{"defaulting twice changes nothing",
 			func() *corev1.Pod { p := bare(); podStrategy{}.Default(p); return p },
 			func(p *corev1.Pod) any { return p }, validPod()},
-		{"a new pod is Pending", bare, func(p *corev1.Pod) any { return p.Status.Phase }, corev1.PodPending},
-		{"a pod without requests or limits is BestEffort", bare, func(p *corev1.Pod) any { return p.Status.QOSClass }, corev1.PodQOSBestEffort},
-		{"a pod whose containers have cpu and memory limits is Guaranteed",
-			func() *corev1.Pod {
-				p := bare()
-				p.Spec.Containers[0].Resources.Limits = resources("cpu", "1", "memory", "1Gi")
-				return p
-			},
-			func(p *corev1.Pod) any { return p.Status.QOSClass }, corev1.PodQOSGuaranteed},
-		{"a pod with requests below limits is Burstable",
-			func() *corev1.Pod {
-				p := bare()
-				p.Spec.Containers[0].Resources = corev1.ResourceRequirements{Requests: resources("cpu", "100m"), Limits: resources("cpu", "1", "memory", "1Gi")}
-				return p
-			},
-			func(p *corev1.Pod) any { return p.Status.QOSClass }, corev1.PodQOSBurstable},
 	})
 }
 

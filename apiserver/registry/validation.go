@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -166,8 +167,8 @@ func intOrPercentValue(v *intstr.IntOrString) int {
 	if v.Type == intstr.Int {
 		return v.IntValue()
 	}
-	var n int
-	if _, err := fmt.Sscanf(strings.TrimSuffix(v.StrVal, "%"), "%d", &n); err != nil {
+	n, err := strconv.Atoi(strings.TrimSuffix(v.StrVal, "%"))
+	if err != nil {
 		return 0
 	}
 	return n
