@@ -81,6 +81,11 @@ func (s *server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 		s.serveSubresource(w, r, res, ri)
 		return
 	}
+	if _, ok := negotiate(r.Header.Get("Accept"), false); !ok {
+		s.writeError(w, r, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "",
+			"only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf", 0, false))
+		return
+	}
 	switch ri.Verb {
 	case "get":
 		s.get(w, r, res, ri)
@@ -94,10 +99,16 @@ func (s *server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 			return
 		}
 		s.create(w, r, res, ri)
-	case "update":
-		s.update(w, r, res, ri, "")
-	case "patch":
-		s.patch(w, r, res, ri, "")
+	case "update", "patch":
+		if ri.Name == "" { // a collection is never updated or patched
+			s.writeError(w, r, apierrors.NewGenericServerResponse(http.StatusMethodNotAllowed, "", schema.GroupResource{}, "", "", 0, false))
+			return
+		}
+		if ri.Verb == "update" {
+			s.update(w, r, res, ri, "")
+		} else {
+			s.patch(w, r, res, ri, "")
+		}
 	case "delete":
 		s.delete(w, r, res, ri)
 	case "deletecollection":
@@ -220,19 +231,10 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, res *resource, ri r
 		obj runtime.Object
 		err error
 	)
-	if rv := r.URL.Query().Get("resourceVersion"); rv == "0" {
-		if cached, ok := res.store.GetCached(key); ok {
-			obj = cached
-		} else {
-			err = apierrors.NewNotFound(res.GroupResource(), ri.Name)
-		}
-	} else if rv != "" {
-		n, perr := strconv.ParseInt(rv, 10, 64)
-		if perr != nil {
-			err = apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %q", rv))
-		} else {
-			obj, err = res.store.GetAt(r.Context(), key, n)
-		}
+	if rv := r.URL.Query().Get("resourceVersion"); rv != "" {
+		// Not older than rv ("0": any): served by the watch cache once it
+		// has seen rv.
+		obj, err = res.store.GetNotOlderThan(r.Context(), key, rv)
 	} else {
 		obj, err = res.store.Get(r.Context(), key)
 	}
@@ -295,11 +297,11 @@ func (s *server) predicate(res *resource, q map[string][]string) (func(runtime.O
 	}
 	lsel, err := labels.Parse(get("labelSelector"))
 	if err != nil {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("unable to parse requirement: %v", err))
+		return nil, apierrors.NewBadRequest(err.Error()) // "unable to parse requirement: ..."
 	}
 	fsel, err := fields.ParseSelector(get("fieldSelector"))
 	if err != nil {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
+		return nil, apierrors.NewBadRequest(err.Error()) // "invalid field selector: ..." or "invalid selector: ..."
 	}
 	if !fsel.Empty() {
 		// Every field in the selector must be one the kind supports.

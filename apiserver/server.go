@@ -342,6 +342,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Handler:           s,
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
+		// Informers multiplex many watches over one HTTP/2 connection; Go's
+		// default of 250 streams is too few (upstream allows 1000).
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1000},
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}

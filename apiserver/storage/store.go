@@ -188,6 +188,24 @@ func (s *Store) GetAt(ctx context.Context, key string, rev int64) (runtime.Objec
 	return s.decode(kv.Value, kv.ModRevision)
 }
 
+// GetNotOlderThan reads the object at key as of a revision not older than
+// rv, from the watch cache when it has caught up ("0": whatever it has),
+// else from etcd.
+func (s *Store) GetNotOlderThan(ctx context.Context, key, rv string) (runtime.Object, error) {
+	n, err := strconv.ParseInt(rv, 10, 64)
+	if err != nil || n < 0 {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %q", rv))
+	}
+	if s.cache.waitFresh(ctx, n) {
+		obj, ok := s.cache.get(key)
+		if !ok {
+			return nil, s.notFound(key)
+		}
+		return obj, nil
+	}
+	return s.Get(ctx, key)
+}
+
 // GetCached returns the object at key from the watch cache, which may lag
 // etcd slightly. The result must not be mutated.
 func (s *Store) GetCached(key string) (runtime.Object, bool) {
