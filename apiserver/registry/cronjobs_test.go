@@ -123,3 +123,14 @@ func TestCronScheduleParsing(t *testing.T) {
 		})
 	}
 }
+
+func TestCronJobTemplateValidation(t *testing.T) {
+	runValidateCases(t, cronJobStrategy{}, validCronJob, []validateCase[*batchv1.CronJob]{
+		{"the job template has no manual selector", func(cj *batchv1.CronJob) { cj.Spec.JobTemplate.Spec.ManualSelector = ptrTo(true) },
+			[]fieldErr{notSupported("spec.jobTemplate.spec.manualSelector")}},
+		{"timeZone is not empty", func(cj *batchv1.CronJob) { cj.Spec.TimeZone = ptrTo("") }, []fieldErr{invalid("spec.timeZone")}},
+		{"concurrencyPolicy is required", func(cj *batchv1.CronJob) { cj.Spec.ConcurrencyPolicy = "" }, []fieldErr{required("spec.concurrencyPolicy")}},
+		{"the successful jobs history limit is not negative", func(cj *batchv1.CronJob) { cj.Spec.SuccessfulJobsHistoryLimit = ptrTo[int32](-1) },
+			[]fieldErr{invalid("spec.successfulJobsHistoryLimit")}},
+	})
+}

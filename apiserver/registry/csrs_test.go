@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // csrPEM returns a PEM certificate request signed by a fresh key.
@@ -101,4 +102,20 @@ func TestCSRDefaults(t *testing.T) {
 			},
 			func(csr *certificatesv1.CertificateSigningRequest) any { return csr.Status.Conditions[0].Status }, corev1.ConditionTrue},
 	})
+}
+
+func TestSignerNameValidation(t *testing.T) {
+	for _, c := range []struct {
+		name, signer string
+		want         []fieldErr
+	}{
+		{"a built-in signer is valid", certificatesv1.KubeletServingSignerName, nil},
+		{"a signer domain is made of DNS labels", "exa_mple.com/signer", []fieldErr{invalid("spec.signerName")}},
+		{"a signer path is a DNS subdomain", "example.com/Signer", []fieldErr{invalid("spec.signerName")}},
+		{"a signer name has one slash", "example.com/a/b", []fieldErr{invalid("spec.signerName")}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			checkErrors(t, validateSignerName(c.signer, field.NewPath("spec", "signerName")), c.want...)
+		})
+	}
 }

@@ -60,3 +60,13 @@ func TestEndpointsUpdateValidation(t *testing.T) {
 			want: []fieldErr{invalid("subsets[0].addresses[0].ip")}},
 	})
 }
+
+func TestEndpointsDetailValidation(t *testing.T) {
+	runValidateCases(t, endpointsStrategy{}, validEndpoints, []validateCase[*corev1.Endpoints]{
+		{"not-ready addresses are valid IPs too", func(ep *corev1.Endpoints) {
+			ep.Subsets[0].NotReadyAddresses = []corev1.EndpointAddress{{IP: "10.244.1.300"}}
+		}, []fieldErr{invalid("subsets[0].notReadyAddresses[0].ip")}},
+		{"a port appProtocol is a qualified name", func(ep *corev1.Endpoints) { ep.Subsets[0].Ports[0].AppProtocol = ptrTo("not valid") },
+			[]fieldErr{invalid("subsets[0].ports[0].appProtocol")}},
+	})
+}

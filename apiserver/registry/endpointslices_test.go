@@ -73,3 +73,20 @@ func TestEndpointSliceUpdateValidation(t *testing.T) {
 		}, want: []fieldErr{invalid("addressType")}},
 	})
 }
+
+func TestEndpointSliceDetailValidation(t *testing.T) {
+	runValidateCases(t, endpointSliceStrategy{}, validEndpointSlice, []validateCase[*discoveryv1.EndpointSlice]{
+		{"an endpoint hostname is a DNS label", func(s *discoveryv1.EndpointSlice) { s.Endpoints[0].Hostname = ptrTo("web.1") },
+			[]fieldErr{invalid("endpoints[0].hostname")}},
+		{"a target namespace is a namespace name", func(s *discoveryv1.EndpointSlice) {
+			s.Endpoints[0].TargetRef = &corev1.ObjectReference{Kind: "Pod", Name: "web", Namespace: "Default"}
+		}, []fieldErr{invalid("endpoints[0].targetRef.namespace")}},
+		{"an endpoint has at most 100 addresses", func(s *discoveryv1.EndpointSlice) {
+			for i := 0; i < 100; i++ {
+				s.Endpoints[0].Addresses = append(s.Endpoints[0].Addresses, "10.244.1.5")
+			}
+		}, []fieldErr{tooMany("endpoints[0].addresses")}},
+		{"a port appProtocol is a qualified name", func(s *discoveryv1.EndpointSlice) { s.Ports[0].AppProtocol = ptrTo("not valid") },
+			[]fieldErr{invalid("ports[0].appProtocol")}},
+	})
+}

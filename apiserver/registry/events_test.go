@@ -150,3 +150,14 @@ func TestEventFieldSet(t *testing.T) {
 		}
 	}
 }
+
+func TestEventReportingValidation(t *testing.T) {
+	runValidateCases(t, eventStrategy{}, validEvent, []validateCase[*eventsv1.Event]{
+		{"a reporting instance is at most 128 characters", func(e *eventsv1.Event) { e.ReportingInstance = strings.Repeat("x", 129) },
+			[]fieldErr{invalid("reportingInstance")}},
+		{"an event about a cluster-scoped object may live in kube-system", func(e *eventsv1.Event) {
+			e.Namespace = "kube-system"
+			e.Regarding = corev1.ObjectReference{Kind: "Node", Name: "node-1"}
+		}, nil},
+	})
+}

@@ -1,5 +1,7 @@
 package registry
 
+// Metadata validation and field sets shared by every kind.
+
 import (
 	"strings"
 

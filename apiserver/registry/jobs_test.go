@@ -143,3 +143,25 @@ func TestJobFieldSet(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+func TestJobSettingsValidation(t *testing.T) {
+	runValidateCases(t, jobStrategy{}, validJob, []validateCase[*batchv1.Job]{
+		{"an indexed job with completions is valid", func(j *batchv1.Job) {
+			j.Spec.CompletionMode = ptrTo(batchv1.IndexedCompletion)
+			j.Spec.Completions, j.Spec.Parallelism = ptrTo[int32](10), ptrTo[int32](3)
+		}, nil},
+		{"an indexed job runs at most 100000 pods at once", func(j *batchv1.Job) {
+			j.Spec.CompletionMode = ptrTo(batchv1.IndexedCompletion)
+			j.Spec.Completions, j.Spec.Parallelism = ptrTo[int32](200000), ptrTo[int32](100001)
+		}, []fieldErr{invalid("spec.parallelism")}},
+		{"ttlSecondsAfterFinished is not negative", func(j *batchv1.Job) { j.Spec.TTLSecondsAfterFinished = ptrTo[int32](-1) },
+			[]fieldErr{invalid("spec.ttlSecondsAfterFinished")}},
+		{"podReplacementPolicy is TerminatingOrFailed or Failed", func(j *batchv1.Job) {
+			j.Spec.PodReplacementPolicy = ptrTo[batchv1.PodReplacementPolicy]("Never")
+		}, []fieldErr{notSupported("spec.podReplacementPolicy")}},
+		{"a pod failure policy needs pods that never restart", func(j *batchv1.Job) {
+			j.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+			j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{}
+		}, []fieldErr{invalid("spec.template.spec.restartPolicy")}},
+	})
+}

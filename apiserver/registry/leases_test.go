@@ -41,3 +41,13 @@ func TestLeaseUpdateValidation(t *testing.T) {
 		{name: "the name does not change", update: func(l *coordinationv1.Lease) { l.Name = "node-2" }, want: []fieldErr{invalid("metadata.name")}},
 	})
 }
+
+func TestLeaseStrategyValidation(t *testing.T) {
+	strategy := func(s string) func(*coordinationv1.Lease) {
+		return func(l *coordinationv1.Lease) { l.Spec.Strategy = ptrTo(coordinationv1.CoordinatedLeaseStrategy(s)) }
+	}
+	runValidateCases(t, leaseStrategy{}, validLease, []validateCase[*coordinationv1.Lease]{
+		{"a domain-qualified strategy is valid", strategy("example.com/newest"), nil},
+		{"a domain-qualified strategy is a qualified name", strategy("example.com/newest first"), []fieldErr{invalid("spec.strategy")}},
+	})
+}

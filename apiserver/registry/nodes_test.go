@@ -91,3 +91,16 @@ func TestNodeFieldSet(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+func TestNodeDetailValidation(t *testing.T) {
+	runValidateCases(t, nodeStrategy{}, validNode, []validateCase[*corev1.Node]{
+		{"a taint value is a label value", func(n *corev1.Node) {
+			n.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "gpu nodes", Effect: corev1.TaintEffectNoSchedule}}
+		}, []fieldErr{invalid("spec.taints[0].value")}},
+		{"allocatable is not negative", func(n *corev1.Node) { n.Status.Allocatable = resources("memory", "-1Gi") },
+			[]fieldErr{invalid("status.allocatable[memory]")}},
+		{"a node has at most two pod CIDRs", func(n *corev1.Node) {
+			n.Spec.PodCIDRs = []string{"10.244.1.0/24", "fd00:1::/64", "10.245.1.0/24"}
+		}, []fieldErr{invalid("spec.podCIDRs")}},
+	})
+}

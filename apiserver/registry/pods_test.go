@@ -496,3 +496,64 @@ func TestPodFieldSet(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+func TestPodContainerDetailValidation(t *testing.T) {
+	ctr := func(f func(c *corev1.Container)) func(*corev1.Pod) {
+		return func(p *corev1.Pod) { f(&p.Spec.Containers[0]) }
+	}
+	initCtr := func(f func(c *corev1.Container)) func(*corev1.Pod) {
+		return func(p *corev1.Pod) {
+			c := container("init", "busybox")
+			defaultContainer(&c)
+			f(&c)
+			p.Spec.InitContainers = []corev1.Container{c}
+		}
+	}
+	exec := corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}
+	runValidateCases(t, podStrategy{}, validPod, []validateCase[*corev1.Pod]{
+		{"imagePullPolicy is required", ctr(func(c *corev1.Container) { c.ImagePullPolicy = "" }), []fieldErr{required("spec.containers[0].imagePullPolicy")}},
+		{"a sidecar restarts Always", initCtr(func(c *corev1.Container) { c.RestartPolicy = ptrTo[corev1.ContainerRestartPolicy]("OnFailure") }),
+			[]fieldErr{notSupported("spec.initContainers[0].restartPolicy")}},
+		{"init containers have no lifecycle hooks", initCtr(func(c *corev1.Container) {
+			c.Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: exec.Exec}}
+		}), []fieldErr{forbidden("spec.initContainers[0].lifecycle")}},
+		{"a probe's own grace period is positive", ctr(func(c *corev1.Container) {
+			c.LivenessProbe = &corev1.Probe{ProbeHandler: exec, SuccessThreshold: 1, TerminationGracePeriodSeconds: ptrTo[int64](0)}
+		}), []fieldErr{invalid("spec.containers[0].livenessProbe.terminationGracePeriodSeconds")}},
+		{"HTTP probe header names are valid", ctr(func(c *corev1.Container) {
+			c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+				Path: "/", Port: intstr.FromInt32(80), Scheme: "HTTP", HTTPHeaders: []corev1.HTTPHeader{{Name: "X Bad"}}}}}
+		}), []fieldErr{invalid("spec.containers[0].readinessProbe.httpGet.httpHeaders")}},
+		{"mount propagation is a known mode", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{volume("data", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}})}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/d", MountPropagation: ptrTo[corev1.MountPropagationMode]("Shared")}}
+		}, []fieldErr{notSupported("spec.containers[0].volumeMounts[0].mountPropagation")}},
+		{"a fieldRef may read an annotation", ctr(func(c *corev1.Container) {
+			c.Env = []corev1.EnvVar{{Name: "REV", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.annotations['example.com/rev']"}}}}
+		}), nil},
+		{"a fieldRef reads the v1 pod", ctr(func(c *corev1.Container) {
+			c.Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v2", FieldPath: "metadata.name"}}}}
+		}), []fieldErr{notSupported("spec.containers[0].env[0].valueFrom.fieldRef.apiVersion")}},
+		{"envFrom has one source", ctr(func(c *corev1.Container) {
+			c.EnvFrom = []corev1.EnvFromSource{{
+				ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}},
+				SecretRef:    &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}}}}
+		}), []fieldErr{invalid("spec.containers[0].envFrom[0]")}},
+		{"a container may not add SYS_ADMIN while forbidding privilege escalation", ctr(func(c *corev1.Container) {
+			c.SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: ptrTo(false),
+				Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN"}}}
+		}), []fieldErr{invalid("spec.containers[0].securityContext")}},
+		{"a container group ID is not negative", ctr(func(c *corev1.Container) {
+			c.SecurityContext = &corev1.SecurityContext{RunAsGroup: ptrTo[int64](-1)}
+		}), []fieldErr{invalid("spec.containers[0].securityContext.runAsGroup")}},
+		{"readiness gates name qualified condition types", func(p *corev1.Pod) {
+			p.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "example.com/ready to serve"}}
+		}, []fieldErr{invalid("spec.readinessGates[0].conditionType")}},
+		{"a priority class name is a DNS subdomain", func(p *corev1.Pod) { p.Spec.PriorityClassName = "High" },
+			[]fieldErr{invalid("spec.priorityClassName")}},
+		{"a subdomain is a DNS label", func(p *corev1.Pod) { p.Spec.Subdomain = "a.b" }, []fieldErr{invalid("spec.subdomain")}},
+		{"minDomains is positive", func(p *corev1.Pod) {
+			p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: corev1.DoNotSchedule, MinDomains: ptrTo[int32](0)}}
+		}, []fieldErr{invalid("spec.topologySpreadConstraints[0].minDomains")}},
+	})
+}

@@ -57,3 +57,11 @@ func TestPriorityClassUpdateValidation(t *testing.T) {
 		}, want: []fieldErr{invalid("preemptionPolicy")}},
 	})
 }
+
+func TestSystemPriorityClassValidation(t *testing.T) {
+	runValidateCases(t, priorityClassStrategy{}, validPriorityClass, []validateCase[*schedulingv1.PriorityClass]{
+		{"a system priority class is not the global default", func(pc *schedulingv1.PriorityClass) {
+			pc.Name, pc.Value, pc.GlobalDefault = "system-cluster-critical", 2000000000, true
+		}, []fieldErr{forbidden("metadata.name")}},
+	})
+}

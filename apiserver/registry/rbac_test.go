@@ -145,3 +145,12 @@ func TestRoleUpdateValidation(t *testing.T) {
 		{name: "cluster role rules may change", update: func(r *rbacv1.ClusterRole) { r.Rules = nil }},
 	})
 }
+
+func TestBindingSubjectGroupValidation(t *testing.T) {
+	runValidateCases(t, clusterRoleBindingStrategy{}, validClusterRoleBinding, []validateCase[*rbacv1.ClusterRoleBinding]{
+		{"user and group subjects are in the RBAC group", func(b *rbacv1.ClusterRoleBinding) { b.Subjects[0].APIGroup = "" },
+			[]fieldErr{notSupported("subjects[0].apiGroup")}},
+		{"the cluster role name has no '/'", func(b *rbacv1.ClusterRoleBinding) { b.RoleRef.Name = "a/b" },
+			[]fieldErr{invalid("roleRef.name")}},
+	})
+}

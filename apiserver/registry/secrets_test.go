@@ -77,3 +77,14 @@ func TestSecretFieldSet(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+func TestDockercfgSecretValidation(t *testing.T) {
+	runValidateCases(t, secretStrategy{}, validSecret, []validateCase[*corev1.Secret]{
+		{"a dockercfg secret holds JSON", func(s *corev1.Secret) {
+			s.Type, s.Data = corev1.SecretTypeDockercfg, map[string][]byte{".dockercfg": []byte(`{"registry.local":{}}`)}
+		}, nil},
+		{"a dockercfg secret holds valid JSON", func(s *corev1.Secret) {
+			s.Type, s.Data = corev1.SecretTypeDockercfg, map[string][]byte{".dockercfg": []byte("registry.local")}
+		}, []fieldErr{invalid("data[.dockercfg]")}},
+	})
+}

@@ -305,19 +305,18 @@ func validateTrafficPolicies(svc, old *corev1.Service, specPath *field.Path) fie
 	spec := &svc.Spec
 	var errs field.ErrorList
 	etpPath := specPath.Child("externalTrafficPolicy")
-	var oldSpec corev1.ServiceSpec
+	var oldSpec corev1.ServiceSpec // a non-empty value equal to the old one was carried over
 	if old != nil {
 		oldSpec = old.Spec
 	}
-	carriedOver := func(value, oldValue any) bool { return old != nil && value == oldValue }
 	if externallyAccessible(svc) {
 		errs = append(errs, supported(spec.ExternalTrafficPolicy, etpPath,
 			corev1.ServiceExternalTrafficPolicyCluster, corev1.ServiceExternalTrafficPolicyLocal)...)
-	} else if spec.ExternalTrafficPolicy != "" && !carriedOver(spec.ExternalTrafficPolicy, oldSpec.ExternalTrafficPolicy) {
+	} else if spec.ExternalTrafficPolicy != "" && spec.ExternalTrafficPolicy != oldSpec.ExternalTrafficPolicy {
 		errs = append(errs, field.Invalid(etpPath, spec.ExternalTrafficPolicy, "may only be set for externally-accessible services"))
 	}
 	needsHealthCheck := spec.Type == corev1.ServiceTypeLoadBalancer && spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
-	if !needsHealthCheck && spec.HealthCheckNodePort != 0 && !carriedOver(spec.HealthCheckNodePort, oldSpec.HealthCheckNodePort) {
+	if !needsHealthCheck && spec.HealthCheckNodePort != 0 && spec.HealthCheckNodePort != oldSpec.HealthCheckNodePort {
 		errs = append(errs, field.Invalid(specPath.Child("healthCheckNodePort"), spec.HealthCheckNodePort,
 			"may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"))
 	}

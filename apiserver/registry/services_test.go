@@ -216,3 +216,41 @@ func TestServiceFieldSet(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+func TestServiceAddressAndPolicyValidation(t *testing.T) {
+	ips := func(ips ...string) func(*corev1.Service) {
+		return func(s *corev1.Service) { s.Spec.ClusterIP, s.Spec.ClusterIPs = ips[0], ips }
+	}
+	dualStack := func(s *corev1.Service) {
+		ips("10.96.0.30", "fd00::30")(s)
+		s.Spec.IPFamilies = []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}
+		s.Spec.IPFamilyPolicy = ptrTo(corev1.IPFamilyPolicyRequireDualStack)
+	}
+	runValidateCases(t, serviceStrategy{}, validService, []validateCase[*corev1.Service]{
+		{"a dual-stack service has one IP per family", dualStack, nil},
+		{"a service has at most one IP per family", func(s *corev1.Service) { dualStack(s); ips("10.96.0.30", "10.96.0.31")(s) },
+			[]fieldErr{invalid("spec.clusterIPs"), invalid("spec.clusterIPs[1]")}},
+		{"a service has at most two cluster IPs", ips("10.96.0.30", "fd00::30", "10.96.0.31"), []fieldErr{invalid("spec.clusterIPs")}},
+		{"a headless service has only None", ips("None", "fd00::30"), []fieldErr{invalid("spec.clusterIPs")}},
+		{"IP families are IPv4 or IPv6", func(s *corev1.Service) { s.Spec.IPFamilies = []corev1.IPFamily{"IPv5"} },
+			[]fieldErr{notSupported("spec.ipFamilies[0]")}},
+		{"IP families appear once", func(s *corev1.Service) { s.Spec.IPFamilies = []corev1.IPFamily{"IPv4", "IPv4"} },
+			[]fieldErr{duplicate("spec.ipFamilies[1]")}},
+		{"a health check node port needs a Local load balancer", func(s *corev1.Service) { s.Spec.HealthCheckNodePort = 30999 },
+			[]fieldErr{invalid("spec.healthCheckNodePort")}},
+		{"a Local load balancer may have a health check node port", func(s *corev1.Service) {
+			s.Spec.Type = corev1.ServiceTypeLoadBalancer
+			s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+			s.Spec.HealthCheckNodePort = 30999
+		}, nil},
+		{"None affinity has no affinity config", func(s *corev1.Service) {
+			s.Spec.SessionAffinityConfig = &corev1.SessionAffinityConfig{ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptrTo[int32](60)}}
+		}, []fieldErr{forbidden("spec.sessionAffinityConfig")}},
+		{"an appProtocol is a qualified name", func(s *corev1.Service) { s.Spec.Ports[0].AppProtocol = ptrTo("h2 c") },
+			[]fieldErr{invalid("spec.ports[0].appProtocol")}},
+		{"an ExternalName service has no IP families", func(s *corev1.Service) {
+			s.Spec = corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "db.example.com", SessionAffinity: corev1.ServiceAffinityNone,
+				IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol}, IPFamilyPolicy: ptrTo(corev1.IPFamilyPolicySingleStack)}
+		}, []fieldErr{forbidden("spec.ipFamilies"), forbidden("spec.ipFamilyPolicy")}},
+	})
+}

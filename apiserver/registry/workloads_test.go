@@ -355,3 +355,34 @@ func TestStatefulSetUpdateValidation(t *testing.T) {
 		}, want: []fieldErr{invalid("spec.selector")}},
 	})
 }
+
+func TestWorkloadSettingsValidation(t *testing.T) {
+	runValidateCases(t, statefulSetStrategy{}, validStatefulSet, []validateCase[*appsv1.StatefulSet]{
+		{"a rolling update may take several pods down", func(ss *appsv1.StatefulSet) {
+			ss.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = ptrTo(intstr.FromString("50%"))
+		}, nil},
+		{"a rolling update takes at least one pod down", func(ss *appsv1.StatefulSet) {
+			ss.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = ptrTo(intstr.FromInt32(0))
+		}, []fieldErr{invalid("spec.updateStrategy.rollingUpdate.maxUnavailable")}},
+		{"claims are retained or deleted", func(ss *appsv1.StatefulSet) {
+			ss.Spec.PersistentVolumeClaimRetentionPolicy.WhenScaled = "Archive"
+		}, []fieldErr{notSupported("spec.persistentVolumeClaimRetentionPolicy.whenScaled")}},
+		{"ordinals start at zero or more", func(ss *appsv1.StatefulSet) { ss.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: -1} },
+			[]fieldErr{invalid("spec.ordinals.start")}},
+		{"a claim template is named", func(ss *appsv1.StatefulSet) {
+			c := dataClaim()
+			c.Name = ""
+			ss.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{c}
+		}, []fieldErr{required("spec.volumeClaimTemplates[0].metadata.name")}},
+	})
+	runValidateCases(t, daemonSetStrategy{}, validDaemonSet, []validateCase[*appsv1.DaemonSet]{
+		{"minReadySeconds is not negative", func(ds *appsv1.DaemonSet) { ds.Spec.MinReadySeconds = -1 }, []fieldErr{invalid("spec.minReadySeconds")}},
+		{"revisionHistoryLimit is not negative", func(ds *appsv1.DaemonSet) { ds.Spec.RevisionHistoryLimit = ptrTo[int32](-1) },
+			[]fieldErr{invalid("spec.revisionHistoryLimit")}},
+		{"maxUnavailable is at most 100%", func(ds *appsv1.DaemonSet) {
+			ds.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = ptrTo(intstr.FromString("101%"))
+		}, []fieldErr{invalid("spec.updateStrategy.rollingUpdate.maxUnavailable")}},
+		{"a rolling update has parameters", func(ds *appsv1.DaemonSet) { ds.Spec.UpdateStrategy.RollingUpdate = nil },
+			[]fieldErr{required("spec.updateStrategy.rollingUpdate")}},
+	})
+}
