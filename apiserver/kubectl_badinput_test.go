@@ -393,10 +393,34 @@ func TestBadInput(t *testing.T) {
 		biWantStatus(t, r, 415, metav1.StatusReasonUnsupportedMediaType)
 	})
 
+	t.Run("PUT or PATCH on a collection is 405", func(t *testing.T) {
+		r := c.send("PUT", biCMPath, "application/json", biConfigMapJSON("dup", ""))
+		biWantStatus(t, r, 405, metav1.StatusReasonMethodNotAllowed)
+		r = c.send("PATCH", biCMPath, "application/merge-patch+json", `{"data":{"k":"patched"}}`)
+		biWantStatus(t, r, 405, metav1.StatusReasonMethodNotAllowed)
+		if cm, _ := cms.Get(ctx, "dup", metav1.GetOptions{}); cm.Data["k"] != "v" {
+			t.Errorf("dup after collection writes: %v", cm.Data)
+		}
+	})
+
+	t.Run("an Accept header the server cannot serve is 406", func(t *testing.T) {
+		r := c.do("GET", biCMPath+"/dup", "", nil, "Accept", "text/html")
+		biWantStatus(t, r, 406, metav1.StatusReasonNotAcceptable)
+		r = c.do("GET", biCMPath+"/dup", "", nil, "Accept", "text/html, */*")
+		if r.code != 200 {
+			t.Errorf("Accept with */*: %d %s", r.code, r.body)
+		}
+	})
+
 	t.Run("a bad label selector is 400", func(t *testing.T) {
 		for _, sel := range []string{"a in (", "!!", "a=b=c", "bad key!=v"} {
 			r := c.send("GET", biCMPath+"?labelSelector="+url.QueryEscape(sel), "", "")
 			biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
+		}
+		// The message is the parser's, as upstream's, said once.
+		r0 := c.send("GET", biCMPath+"?labelSelector="+url.QueryEscape("a in ("), "", "")
+		if st := biWantStatus(t, r0, 400, metav1.StatusReasonBadRequest); st.Message != "unable to parse requirement: found '', expected: ',', ')' or identifier" {
+			t.Errorf("message %q", st.Message)
 		}
 		r := c.send("GET", biCMPath+"?fieldSelector="+url.QueryEscape("spec.nothing=x"), "", "")
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
