@@ -1,0 +1,185 @@
+package apiserver_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+
+	"github.com/skiffk8s/skiff/apiserver"
+	"github.com/skiffk8s/skiff/apiserver/apitest"
+)
+
+// adminHTTP returns an HTTP client with the admin's TLS credentials.
+func adminHTTP(t *testing.T, srv *apitest.Server) *http.Client {
+	t.Helper()
+	tr, err := rest.TransportFor(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+func TestDiscoveryAggregatedAndLegacyAgree(t *testing.T) {
+	srv := apitest.Start(t)
+	// client-go asks for aggregated discovery (apidiscovery.k8s.io/v2) first.
+	dc, err := discovery.NewDiscoveryClientForConfig(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, resources, err := dc.ServerGroupsAndResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, g := range groups {
+		names[g.Name] = true
+	}
+	for _, g := range []string{"", "apps", "batch", "events.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "scheduling.k8s.io", "rbac.authorization.k8s.io", "certificates.k8s.io"} {
+		if !names[g] {
+			t.Errorf("group %q missing from discovery", g)
+		}
+	}
+	found := map[string]metav1.APIResource{}
+	for _, l := range resources {
+		for _, r := range l.APIResources {
+			found[l.GroupVersion+"/"+r.Name] = r
+		}
+	}
+	for _, want := range []string{"v1/pods", "v1/pods/status", "v1/pods/binding", "v1/pods/eviction", "apps/v1/deployments/scale", "v1/namespaces/finalize", "certificates.k8s.io/v1/certificatesigningrequests/approval"} {
+		if _, ok := found[want]; !ok {
+			t.Errorf("discovery lacks %s", want)
+		}
+	}
+	if d := found["apps/v1/deployments"]; !d.Namespaced || len(d.ShortNames) == 0 || d.ShortNames[0] != "deploy" || len(d.Verbs) != 8 {
+		t.Errorf("deployments in discovery: %+v", d)
+	}
+
+	// The legacy documents answer plain JSON clients with the same content.
+	hc := adminHTTP(t, srv)
+	resp, err := hc.Get(srv.URL + "/apis/apps/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var l metav1.APIResourceList
+	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
+		t.Fatal(err)
+	}
+	if l.Kind != "APIResourceList" || l.GroupVersion != "apps/v1" || len(l.APIResources) < 4 {
+		t.Errorf("/apis/apps/v1 = %s %s with %d resources", l.Kind, l.GroupVersion, len(l.APIResources))
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/apis", nil)
+	req.Header.Set("Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json")
+	resp2, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if ct := resp2.Header.Get("Content-Type"); !strings.Contains(ct, "as=APIGroupDiscoveryList") {
+		t.Errorf("aggregated discovery content type %q", ct)
+	}
+}
+
+func TestVersionHealthAndMetrics(t *testing.T) {
+	srv := apitest.Start(t)
+	hc := adminHTTP(t, srv)
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := hc.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/version")
+	var v version.Info
+	if err := json.Unmarshal([]byte(body), &v); code != 200 || err != nil || v.Major != "1" || !strings.HasPrefix(v.GitVersion, "v1.") {
+		t.Errorf("/version = %d %s", code, body)
+	}
+	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
+		if code, body := get(p); code != 200 || body != "ok" {
+			t.Errorf("%s = %d %q", p, code, body)
+		}
+	}
+	if _, err := srv.Client.CoreV1().Namespaces().List(t.Context(), metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`apiserver_request_total{code="200",group="",resource="namespaces",subresource="",verb="LIST",version="v1"}`,
+		`apiserver_request_duration_seconds_bucket{group="",resource="namespaces",subresource="",verb="LIST",version="v1",le="`,
+		"go_goroutines",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func TestTooManyMutatingRequestsGet429WithRetryAfter(t *testing.T) {
+	srv := apitest.Start(t, apitest.WithConfig(func(c *apiserver.Config) { c.MaxMutatingRequestsInFlight = 1 }))
+	hc := adminHTTP(t, srv)
+	// Hold the only mutating slot with a request whose body is still coming.
+	pr, pw := io.Pipe()
+	held := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/namespaces/default/configmaps", pr)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			held <- 0
+			return
+		}
+		resp.Body.Close()
+		held <- resp.StatusCode
+	}()
+	if _, err := pw.Write([]byte(`{"apiVersion":"v1","kind":"ConfigMap",`)); err != nil {
+		t.Fatal(err)
+	}
+	var code int
+	var retryAfter string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/namespaces/default/configmaps",
+			bytes.NewReader([]byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"second"}}`)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		code, retryAfter = resp.StatusCode, resp.Header.Get("Retry-After")
+		if code == http.StatusTooManyRequests {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code != http.StatusTooManyRequests || retryAfter == "" {
+		t.Fatalf("second mutating request: %d (Retry-After %q), want 429 with Retry-After", code, retryAfter)
+	}
+	// Reads have their own slots and still work.
+	if _, err := srv.Client.CoreV1().ConfigMaps("default").List(t.Context(), metav1.ListOptions{}); err != nil {
+		t.Errorf("a read while writes are saturated: %v", err)
+	}
+	if _, err := pw.Write([]byte(`"metadata":{"name":"first"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if c := <-held; c != http.StatusCreated {
+		t.Errorf("the held request finished with %d, want 201", c)
+	}
+	if _, err := srv.Client.CoreV1().ConfigMaps("default").Get(t.Context(), "second", metav1.GetOptions{}); err == nil {
+		t.Error("the refused request was written")
+	}
+}
