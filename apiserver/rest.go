@@ -438,7 +438,9 @@ func (s *server) checkNamespace(ctx context.Context, ns string) error {
 	nsRes := s.lookup("", "v1", "namespaces")
 	key := nsRes.store.Key("", ns)
 	obj, ok := nsRes.store.GetCached(key)
-	if !ok {
+	if !ok || obj.(*corev1.Namespace).DeletionTimestamp == nil {
+		// The cache may lag a delete that just happened: only a namespace
+		// already being deleted is certain, so check the others in etcd.
 		var err error
 		if obj, err = nsRes.store.Get(ctx, key); err != nil {
 			return err
