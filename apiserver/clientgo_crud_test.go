@@ -168,8 +168,8 @@ func cgCRUD[T cgObject, L runtime.Object](resource string, c cgClient[T, L], obj
 		_, err = c.Get(ctx, name, metav1.GetOptions{})
 		cgNotFound(t, err, "get after delete")
 		cgNotFound(t, c.Delete(ctx, name, metav1.DeleteOptions{}), "second delete")
-		_, err = c.Update(ctx, got, metav1.UpdateOptions{})
-		cgNotFound(t, err, "update after delete")
+		_, err = c.Patch(ctx, name, types.MergePatchType, []byte(`{"metadata":{"labels":{"x":"y"}}}`), metav1.PatchOptions{})
+		cgNotFound(t, err, "patch after delete")
 	}}
 }
 

@@ -4,15 +4,20 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/skiffk8s/skiff/apiserver/apitest"
 )
@@ -342,6 +347,44 @@ func TestClientGoSemantics(t *testing.T) {
 		if got, err = cms.Update(ctx, second, metav1.UpdateOptions{}); err != nil || got.Data["writer"] != "second" {
 			t.Fatalf("unconditional update: %v %v", err, got.Data)
 		}
+		// Concurrent read-modify-write loops with retry on conflict lose
+		// no increment.
+		if _, err := cms.Create(ctx, cgConfigMap("counter", nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		const writers, each = 8, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < each; i++ {
+					err := retry.RetryOnConflict(wait.Backoff{Steps: 200, Duration: 2 * time.Millisecond, Factor: 1, Jitter: 2}, func() error {
+						c, err := cms.Get(ctx, "counter", metav1.GetOptions{})
+						if err != nil {
+							return err
+						}
+						n, _ := strconv.Atoi(c.Data["n"])
+						c.Data["n"] = strconv.Itoa(n + 1)
+						_, err = cms.Update(ctx, c, metav1.UpdateOptions{})
+						return err
+					})
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("increment: %v", err)
+		}
+		if c, err := cms.Get(ctx, "counter", metav1.GetOptions{}); err != nil || c.Data["n"] != strconv.Itoa(writers*each) {
+			t.Fatalf("counter after %d concurrent increments: %v %v", writers*each, err, c.Data)
+		}
 	})
 
 	t.Run("namespace must exist and be active", func(t *testing.T) {
@@ -505,6 +548,25 @@ func TestClientGoServiceAllocation(t *testing.T) {
 		s3.Spec.Ports[0].NodePort = 31234
 		if _, err := svcs.Create(ctx, s3, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("node port given back by a type change must be free: %v", err)
+		}
+	})
+
+	t.Run("cluster IP is immutable", func(t *testing.T) {
+		ctx := cgCtx(t)
+		s, err := svcs.Create(ctx, cgService("fixed"), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig := s.Spec.ClusterIP
+		s.Spec.ClusterIP, s.Spec.ClusterIPs = "10.96.222.222", []string{"10.96.222.222"}
+		_, err = svcs.Update(ctx, s, metav1.UpdateOptions{})
+		cgWantCode(t, err, 422, "changing a service's cluster IP")
+		// An update that leaves the IP out keeps it (kubectl replace).
+		s.Spec.ClusterIP, s.Spec.ClusterIPs = "", nil
+		s.Labels = map[string]string{"replaced": "yes"}
+		got, err := svcs.Update(ctx, s, metav1.UpdateOptions{})
+		if err != nil || got.Spec.ClusterIP != orig {
+			t.Fatalf("update without clusterIP: %v, IP %q want %q", err, got.Spec.ClusterIP, orig)
 		}
 	})
 
