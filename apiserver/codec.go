@@ -167,7 +167,8 @@ func (c *codecs) encodeProto(obj runtime.Object, gvk schema.GroupVersionKind) ([
 
 // decodeBody decodes a request body of contentType into into. strictErr is a
 // strict-decoding problem (unknown or duplicate fields) that did not stop
-// decoding; err means the body could not be decoded at all.
+// decoding; err means the body could not be decoded at all (gvk is then the
+// body's kind if it could be read, else nil).
 func (c *codecs) decodeBody(body []byte, contentType string, into runtime.Object) (gvk *schema.GroupVersionKind, strictErr, err error) {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	var obj runtime.Object
@@ -185,7 +186,7 @@ func (c *codecs) decodeBody(body []byte, contentType string, into runtime.Object
 		return gvk, err, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return gvk, nil, err // gvk, when known, words the error
 	}
 	if obj != into {
 		return gvk, nil, fmt.Errorf("decoded %T, expected %T", obj, into)

@@ -168,7 +168,7 @@ func (s *server) decodeObject(w http.ResponseWriter, r *http.Request, res *resou
 		if strings.Contains(err.Error(), "unsupported media type") {
 			return nil, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", res.GroupResource(), "", err.Error(), 0, false)
 		}
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of the request was in an unknown format or could not be decoded: %v", err))
+		return nil, decodeError(res.GVK(), gvk, err)
 	}
 	want := res.GVK()
 	if gvk != nil && (gvk.Kind != want.Kind || gvk.GroupVersion() != want.GroupVersion()) {
@@ -193,6 +193,20 @@ func (s *server) decodeObject(w http.ResponseWriter, r *http.Request, res *resou
 	}
 	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
 	return obj, nil
+}
+
+// decodeError words a body that could not be decoded as upstream does:
+// naming the kind sent and the kind expected, never Go types.
+func decodeError(want schema.GroupVersionKind, got *schema.GroupVersionKind, err error) error {
+	switch {
+	case got == nil || got.Kind == "":
+		return apierrors.NewBadRequest(fmt.Sprintf("the object provided is unrecognized (must be of type %s): %v", want.Kind, err))
+	case got.GroupVersion() != want.GroupVersion():
+		return apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", got.GroupVersion(), want.GroupVersion()))
+	case got.Kind != want.Kind:
+		return apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: the kind in the data does not match the URL", got.Kind, got.Version, want.Kind))
+	}
+	return apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", got.Kind, got.Version, want.Kind, err))
 }
 
 func addWarning(w http.ResponseWriter, msg string) {
