@@ -175,15 +175,18 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("a wrong type in a field is 400", func(t *testing.T) {
 		r := c.send("POST", biCMPath, "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"bad-type"},"data":{"k":1}}`)
-		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
+		st := biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
+		if !strings.HasPrefix(st.Message, `ConfigMap in version "v1" cannot be handled as a ConfigMap: `) || strings.Contains(st.Message, "*v1.") {
+			t.Errorf("message %q", st.Message)
+		}
 		biNoConfigMap(t, srv, "default", "bad-type")
 	})
 
 	t.Run("a kind that does not match the URL is 400", func(t *testing.T) {
 		r := c.send("POST", biCMPath, "application/json", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"wrong-kind"}}`)
 		st := biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
-		if !strings.Contains(st.Message, "Secret") {
-			t.Errorf("message does not name the kind sent: %q", st.Message)
+		if !strings.HasPrefix(st.Message, `Secret in version "v1" cannot be handled as a ConfigMap`) {
+			t.Errorf("message %q", st.Message)
 		}
 		biNoConfigMap(t, srv, "default", "wrong-kind")
 		if _, err := srv.Client.CoreV1().Secrets("default").Get(ctx, "wrong-kind", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -194,7 +197,10 @@ func TestBadInput(t *testing.T) {
 	t.Run("an apiVersion that does not match the URL is 400", func(t *testing.T) {
 		r := c.send("POST", "/apis/apps/v1/namespaces/default/deployments", "application/json",
 			`{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"wrong-group"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}}`)
-		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
+		st := biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
+		if st.Message != "the API version in the data (batch/v1) does not match the expected API version (apps/v1)" {
+			t.Errorf("message %q", st.Message)
+		}
 		if _, err := srv.Client.BatchV1().Jobs("default").Get(ctx, "wrong-group", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("job written: %v", err)
 		}
