@@ -1,8 +1,14 @@
 package apiserver
 
 import (
+	"context"
+	"slices"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/skiffk8s/skiff/apiserver/auth"
 )
 
 // prepareForCreate sets the server-owned fields a new object starts with.
@@ -38,6 +44,11 @@ func (s *server) prepareForUpdate(res *resource, obj, old runtime.Object) {
 		if len(o.Spec.ClusterIPs) == 0 && o.Spec.ClusterIP != "" {
 			o.Spec.ClusterIPs = []string{o.Spec.ClusterIP}
 		}
+		if !needsNodePorts(o) {
+			// Fields that only mean something with node ports go with them.
+			o.Spec.ExternalTrafficPolicy = ""
+			o.Spec.HealthCheckNodePort = 0
+		}
 		if needsNodePorts(o) {
 			for i := range o.Spec.Ports {
 				p := &o.Spec.Ports[i]
@@ -51,6 +62,16 @@ func (s *server) prepareForUpdate(res *resource, obj, old runtime.Object) {
 				}
 			}
 		}
+	}
+}
+
+// setRequester records who asks for a certificate, as upstream: a CSR's
+// username, uid and groups come from authentication, never from the body,
+// so that approvers can trust them.
+func setRequester(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) {
+	csr.Spec.Username, csr.Spec.UID, csr.Spec.Groups, csr.Spec.Extra = "", "", nil, nil
+	if u, ok := ctx.Value(userKey{}).(*auth.User); ok && u != nil {
+		csr.Spec.Username, csr.Spec.UID, csr.Spec.Groups = u.Name, u.UID, slices.Clone(u.Groups)
 	}
 }
 

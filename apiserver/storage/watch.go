@@ -49,9 +49,19 @@ func (s *Store) Watch(ctx context.Context, prefix string, opts WatchOptions) (wa
 		}
 	}
 	c := s.cache
-	if rv > 0 && !opts.SendInitialEvents {
-		// Make sure the cache has seen rv, so that "too old" means too old.
-		c.waitFresh(ctx, rv)
+	// The starting state must be at least as new as what the client asked
+	// for: rv, or for an unset resourceVersion the current revision (a
+	// consistent start). Waiting also makes "too old" mean too old.
+	target := rv
+	if opts.ResourceVersion == "" {
+		cur, err := s.CurrentRevision(ctx)
+		if err != nil {
+			return nil, err
+		}
+		target = cur
+	}
+	if target > 0 && !c.waitFresh(ctx, target) {
+		return nil, apierrors.NewTimeoutError(fmt.Sprintf("watch cache did not reach resource version %d in time", target), 1)
 	}
 	w := &cacheWatcher{
 		store:  s,
