@@ -249,7 +249,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 
 	began := time.Now()
-	phase := func(name string) { cfg.Logger.Debug("start-up phase done", "phase", name, "elapsed", time.Since(began)) }
+	phase := func(name string) {
+		cfg.Logger.Debug("start-up phase done", "phase", name, "elapsed", time.Since(began))
+	}
 	// The OpenAPI documents take the most CPU of the start-up; build them
 	// while etcd elects itself.
 	scheme := registry.NewScheme()
@@ -367,9 +369,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		// Informers multiplex many watches over one HTTP/2 connection; Go's
 		// default of 250 streams is too few (upstream allows 1000).
-		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1000},
-		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		HTTP2:          &http.HTTP2Config{MaxConcurrentStreams: 1000},
+		MaxHeaderBytes: 1 << 20,
+		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	go func() {
 		err := out.httpSrv.ServeTLS(ln, "", "")
