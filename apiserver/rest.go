@@ -13,6 +13,7 @@ import (
 	"github.com/skiffk8s/skiff/apiserver/printers"
 	"github.com/skiffk8s/skiff/apiserver/registry"
 	"github.com/skiffk8s/skiff/apiserver/storage"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -529,6 +530,9 @@ func (s *server) createObject(ctx context.Context, res *resource, ns string, obj
 	}
 	res.Strategy.Default(obj)
 	s.prepareForCreate(res, obj)
+	if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
+		setRequester(ctx, csr)
+	}
 	if errs := res.Strategy.Validate(obj); len(errs) > 0 && !wo.system {
 		return nil, apierrors.NewInvalid(res.GVK().GroupKind(), m.GetName(), errs)
 	}
@@ -805,6 +809,7 @@ func (s *server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 		flusher.Flush()
 	}
 	printOpts := s.printOptions(r)
+	firstTable := true
 	for {
 		select {
 		case <-ctx.Done():
@@ -815,10 +820,13 @@ func (s *server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 			}
 			obj, gvk := ev.Object, res.GVK()
 			if out.as == "Table" && ev.Type != watch.Bookmark {
-				t, err := printers.Print(res.GroupResource(), []runtime.Object{obj}, printers.Options{Now: s.now(), IncludeObject: printOpts.IncludeObject, NoHeaders: true})
+				// As upstream, only the first event's table carries the
+				// column definitions.
+				t, err := printers.Print(res.GroupResource(), []runtime.Object{obj}, printers.Options{Now: s.now(), IncludeObject: printOpts.IncludeObject, NoHeaders: !firstTable})
 				if err != nil {
 					return
 				}
+				firstTable = false
 				obj, gvk = t, tableGVK
 			} else if out.as != "" && out.as != "Table" {
 				obj, gvk = partialMeta(obj), partialMetaGVK
