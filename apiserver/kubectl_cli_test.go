@@ -2,7 +2,14 @@ package apiserver_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -754,6 +761,44 @@ func TestKubectlImperative(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stderr, "No resources found") {
 			t.Errorf("get nodes on an empty cluster: %s", r)
 		}
+	})
+
+	t.Run("certificate approve; the requestor is the authenticated user", func(t *testing.T) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "bob"}}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+		// The body claims to come from someone else: the server ignores it.
+		csr := kcWriteFile(t, "csr.yaml", `apiVersion: certificates.k8s.io/v1
+kind: CertificateSigningRequest
+metadata:
+  name: bob
+spec:
+  request: `+req+`
+  signerName: kubernetes.io/kube-apiserver-client
+  usages: [client auth]
+  username: mallory
+  groups: [system:masters]
+`)
+		kcContains(t, k.ok("create", "-f", csr), "certificatesigningrequest.certificates.k8s.io/bob created")
+		out := k.ok("get", "csr", "bob")
+		if row := kcRow(t, out, "bob"); !slices.Equal(row[2:], []string{"kubernetes.io/kube-apiserver-client", "kubernetes-admin", "<none>", "Pending"}) {
+			t.Errorf("csr row %q", row)
+		}
+		if got := k.ok("get", "csr", "bob", "-o", "jsonpath={.spec.groups}"); got != `["system:masters","system:authenticated"]` {
+			t.Errorf("groups %s", got)
+		}
+		kcContains(t, k.ok("certificate", "approve", "bob"), "certificatesigningrequest.certificates.k8s.io/bob approved")
+		if row := kcRow(t, k.ok("get", "csr", "bob"), "bob"); row[len(row)-1] != "Approved" {
+			t.Errorf("after approve: %q", row)
+		}
+		r := k.fails("patch", "csr", "bob", "--type=merge", "-p", `{"spec":{"username":"eve"}}`)
+		kcContains(t, r.stderr, "field is immutable")
 	})
 
 	t.Run("delete a pod", func(t *testing.T) {
