@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -289,6 +290,14 @@ func TestClientGoAuth(t *testing.T) {
 	}
 	if _, err := jane.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{ResourceVersion: cm.ResourceVersion}); err != nil {
 		t.Fatalf("watch with jane's token: %v", err)
+	}
+	// The server records who asked for a certificate.
+	req, err := jane.CertificatesV1().CertificateSigningRequests().Create(ctx, cgCSR(t, "jane"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create CSR with jane's token: %v", err)
+	}
+	if req.Spec.Username != "jane" || req.Spec.UID != "1001" || !slices.Contains(req.Spec.Groups, "developers") || !slices.Contains(req.Spec.Groups, "ops") {
+		t.Errorf("CSR requester %q uid %q groups %v, want jane 1001 with developers and ops", req.Spec.Username, req.Spec.UID, req.Spec.Groups)
 	}
 	// The admin client certificate still works next to tokens.
 	if _, err := srv.Client.CoreV1().ConfigMaps("default").Get(ctx, "janes", metav1.GetOptions{}); err != nil {

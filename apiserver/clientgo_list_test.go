@@ -109,6 +109,23 @@ func TestClientGoList(t *testing.T) {
 			t.Fatalf("full list: %d items ending %v, want 1000 ending cm-1000 without cm-0999", len(n), n[len(n)-3:])
 		}
 
+		// A list at an exact earlier revision shows that revision.
+		at, err := cms.List(ctx, metav1.ListOptions{ResourceVersion: rv, ResourceVersionMatch: metav1.ResourceVersionMatchExact, Limit: 2000})
+		if err != nil {
+			t.Fatalf("list at exact rv %s: %v", rv, err)
+		}
+		if n := cgNames(t, at); len(n) != total || n[len(n)-1] != "cm-0999" || at.ResourceVersion != rv {
+			t.Fatalf("list at exact rv %s: %d items ending %v at rv %s, want the first page's snapshot", rv, len(n), n[len(n)-1], at.ResourceVersion)
+		}
+		// NotOlderThan an earlier revision sees at least that state.
+		nt, err := cms.List(ctx, metav1.ListOptions{ResourceVersion: rv, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mustRV(t, nt.ResourceVersion) < mustRV(t, rv) || !slices.Contains(cgNames(t, nt), "cm-1000") {
+			t.Fatalf("list not older than %s: rv %s, want the current state", rv, nt.ResourceVersion)
+		}
+
 		// A continue token older than a compaction is 410 Gone.
 		l, err := cms.List(ctx, metav1.ListOptions{Limit: 100})
 		if err != nil {

@@ -1,7 +1,9 @@
 package apiserver_test
 
 import (
+	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -258,6 +260,68 @@ func TestClientGoWatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		cgExpectEvent(t, wb, watch.Deleted, "one")
+	})
+
+	t.Run("a watch keeps up with a burst of writes", func(t *testing.T) {
+		ctx := cgCtx(t)
+		ns := cgNamespace(t, cs, "burst")
+		cms := cs.CoreV1().ConfigMaps(ns)
+		l, err := cms.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: l.ResourceVersion})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		const total = 1000
+		errs := make(chan error, 1)
+		go func() {
+			var wg sync.WaitGroup
+			next := make(chan int)
+			for i := 0; i < 16; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for n := range next {
+						if _, err := cms.Create(ctx, cgConfigMap(fmt.Sprintf("burst-%04d", n), nil), metav1.CreateOptions{}); err != nil {
+							select {
+							case errs <- err:
+							default:
+							}
+						}
+					}
+				}()
+			}
+			for i := 0; i < total; i++ {
+				next <- i
+			}
+			close(next)
+			wg.Wait()
+			close(errs)
+		}()
+		seen := map[string]bool{}
+		last := int64(0)
+		for len(seen) < total {
+			ev := cgNextEvent(t, w)
+			if ev.Type != watch.Added {
+				t.Fatalf("event %s after %d ADDED, want only ADDED", ev.Type, len(seen))
+			}
+			cm := ev.Object.(*corev1.ConfigMap)
+			if seen[cm.Name] {
+				t.Fatalf("ADDED %s twice", cm.Name)
+			}
+			seen[cm.Name] = true
+			rv := mustRV(t, cm.ResourceVersion)
+			if rv <= last {
+				t.Fatalf("event rv %d after %d: events out of order", rv, last)
+			}
+			last = rv
+		}
+		if err := <-errs; err != nil {
+			t.Fatalf("create: %v", err)
+		}
 	})
 
 	t.Run("label selector watch sees objects leave and enter", func(t *testing.T) {
