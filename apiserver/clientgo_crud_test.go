@@ -29,6 +29,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/skiffk8s/skiff/apiserver/apitest"
 )
@@ -776,5 +779,70 @@ func TestClientGoSubresources(t *testing.T) {
 		if len(upd.Status.Conditions) != 1 {
 			t.Fatalf("main-resource update changed conditions to %+v", upd.Status.Conditions)
 		}
+	})
+}
+
+// TestClientGoEventsBothGroups checks that core/v1 and events.k8s.io/v1
+// Events are one resource, as upstream: what client-go's event recorders
+// write through either group is listed through the other.
+func TestClientGoEventsBothGroups(t *testing.T) {
+	srv := apitest.Start(t)
+	cs := srv.Client
+	ns := cgNamespace(t, cs, "events")
+	ctx := cgCtx(t)
+	p, err := cs.CoreV1().Pods(ns).Create(ctx, cgPod("web", nil), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+
+	// The events.k8s.io/v1 recorder (new controllers) → core/v1 readers
+	// (kubectl get events, describe).
+	b := events.NewBroadcaster(&events.EventSinkImpl{Interface: cs.EventsV1()})
+	stop := make(chan struct{})
+	defer close(stop)
+	b.StartRecordingToSink(stop)
+	defer b.Shutdown()
+	b.NewRecorder(scheme, "skiff-test-controller").Eventf(p, nil, corev1.EventTypeWarning, "BackOff", "Restarting", "Back-off restarting failed container %s", "web")
+	var core corev1.Event
+	cgPoll(t, "events.k8s.io event listed as core/v1", func() (bool, error) {
+		l, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=web,reason=BackOff"})
+		if err != nil || len(l.Items) == 0 {
+			return false, err
+		}
+		core = l.Items[0]
+		return true, nil
+	})
+	if core.Message != "Back-off restarting failed container web" || core.Type != corev1.EventTypeWarning ||
+		core.InvolvedObject.UID != p.UID || core.ReportingController != "skiff-test-controller" || core.Action != "Restarting" {
+		t.Fatalf("core/v1 view of an events.k8s.io event: %+v", core)
+	}
+	ev, err := cs.EventsV1().Events(ns).Get(ctx, core.Name, metav1.GetOptions{})
+	if err != nil || ev.Note != core.Message || ev.Regarding.Name != "web" || ev.ResourceVersion != core.ResourceVersion {
+		t.Fatalf("events.k8s.io read back: %v %+v", err, ev)
+	}
+
+	// The core/v1 recorder (kubelet, older controllers) → events.k8s.io.
+	rb := record.NewBroadcaster()
+	rb.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events(ns)})
+	defer rb.Shutdown()
+	rb.NewRecorder(scheme, corev1.EventSource{Component: "kubelet", Host: "node-1"}).Event(p, corev1.EventTypeNormal, "Pulled", "Container image already present")
+	cgPoll(t, "core/v1 event listed as events.k8s.io", func() (bool, error) {
+		l, err := cs.EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range l.Items {
+			if e.Reason == "Pulled" {
+				if e.Note != "Container image already present" || e.Regarding.Name != "web" || e.DeprecatedSource.Component != "kubelet" {
+					t.Fatalf("events.k8s.io view of a core/v1 event: %+v", e)
+				}
+				return true, nil
+			}
+		}
+		return false, nil
 	})
 }

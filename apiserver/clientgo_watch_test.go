@@ -99,6 +99,54 @@ func TestClientGoWatch(t *testing.T) {
 		})
 	})
 
+	t.Run("a kubelet-style informer filtered by spec.nodeName", func(t *testing.T) {
+		ctx := cgCtx(t)
+		ns := cgNamespace(t, cs, "nodeinf")
+		pods := cs.CoreV1().Pods(ns)
+		mine := cgPod("already-mine", nil)
+		mine.Spec.NodeName = "node-x"
+		if _, err := pods.Create(ctx, mine, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		other := cgPod("other-node", nil)
+		other.Spec.NodeName = "node-y"
+		if _, err := pods.Create(ctx, other, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = "spec.nodeName=node-x"
+		}))
+		added := make(chan string, 10)
+		inf := factory.Core().V1().Pods().Informer()
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) { added <- obj.(*corev1.Pod).Name }}); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		defer func() { close(stop); factory.Shutdown() }()
+		factory.Start(stop)
+		factory.WaitForCacheSync(stop)
+		want := func(name string) {
+			t.Helper()
+			select {
+			case got := <-added:
+				if got != name {
+					t.Fatalf("informer added %s, want %s", got, name)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("informer did not add %s", name)
+			}
+		}
+		want("already-mine")
+		late, err := pods.Create(ctx, cgPod("scheduled-later", nil), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: late.Name, UID: late.UID}, Target: corev1.ObjectReference{Kind: "Node", Name: "node-x"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want("scheduled-later")
+	})
+
 	t.Run("watch resumes from a resourceVersion", func(t *testing.T) {
 		ctx := cgCtx(t)
 		ns := cgNamespace(t, cs, "resume")
