@@ -1,6 +1,7 @@
 package apiserver_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"slices"
@@ -17,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/skiffk8s/skiff/apiserver/apitest"
@@ -407,6 +410,55 @@ func TestClientGoSemantics(t *testing.T) {
 		// Existing content can still be read and deleted.
 		if err := cs.CoreV1().ConfigMaps(doomed).Delete(ctx, "before", metav1.DeleteOptions{}); err != nil {
 			t.Fatalf("delete in a terminating namespace: %v", err)
+		}
+	})
+
+	t.Run("leader election on a lease", func(t *testing.T) {
+		ctx := cgCtx(t)
+		leaders := make(chan string, 4)
+		run := func(ctx context.Context, id string) {
+			lock := &resourcelock.LeaseLock{
+				LeaseMeta:  metav1.ObjectMeta{Name: "controller-manager", Namespace: ns},
+				Client:     cs.CoordinationV1(),
+				LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+			}
+			leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+				Lock: lock, ReleaseOnCancel: true,
+				LeaseDuration: 2 * time.Second, RenewDeadline: time.Second, RetryPeriod: 50 * time.Millisecond,
+				Callbacks: leaderelection.LeaderCallbacks{
+					OnStartedLeading: func(context.Context) { leaders <- id },
+					OnStoppedLeading: func() {},
+				},
+			})
+		}
+		leader := func() string {
+			t.Helper()
+			select {
+			case id := <-leaders:
+				return id
+			case <-time.After(15 * time.Second):
+				t.Fatalf("no leader elected")
+			}
+			return ""
+		}
+		ctxA, stopA := context.WithCancel(ctx)
+		doneA := make(chan struct{})
+		go func() { defer close(doneA); run(ctxA, "candidate-a") }()
+		if id := leader(); id != "candidate-a" {
+			t.Fatalf("leader %s, want candidate-a (the only candidate)", id)
+		}
+		ctxB, stopB := context.WithCancel(ctx)
+		defer stopB()
+		go run(ctxB, "candidate-b")
+		l, err := cs.CoordinationV1().Leases(ns).Get(ctx, "controller-manager", metav1.GetOptions{})
+		if err != nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != "candidate-a" {
+			t.Fatalf("lease %v %+v, want held by candidate-a", err, l.Spec)
+		}
+		// The leader steps down; the other takes over.
+		stopA()
+		<-doneA
+		if id := leader(); id != "candidate-b" {
+			t.Fatalf("leader %s after candidate-a stepped down, want candidate-b", id)
 		}
 	})
 
