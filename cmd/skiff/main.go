@@ -10,6 +10,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "kubectl" {
+		runKubectl()
+	}
 	root := &cobra.Command{
 		Use:           "skiff",
 		Short:         "Skiff: a small Kubernetes in one binary",
