@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -896,5 +897,73 @@ func TestKubectlDiscovery(t *testing.T) {
 		}
 		r := k.fails("get", "--raw", "/api/v1/nothing")
 		kcContains(t, r.stderr, "NotFound")
+	})
+}
+
+// TestKubectlCommandLine checks that `skiff kubectl` behaves as upstream's
+// kubectl binary around the commands: klog flags, flag errors, plugins on
+// PATH, kuberc aliases; and that other skiff commands never run plugins.
+func TestKubectlCommandLine(t *testing.T) {
+	t.Parallel()
+	srv := apitest.Start(t)
+	k := kcNew(t, srv)
+	plugins := t.TempDir()
+	for name, script := range map[string]string{
+		"kubectl-hello":     "#!/bin/sh\necho hello from a plugin: \"$@\"\n",
+		"kubectl-apiserver": "#!/bin/sh\necho the apiserver plugin ran\n",
+	} {
+		if err := os.WriteFile(filepath.Join(plugins, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := "PATH=" + plugins + string(os.PathListSeparator) + os.Getenv("PATH")
+
+	t.Run("-v=6 logs the requests", func(t *testing.T) {
+		r := k.run("get", "namespaces", "-v=6")
+		if r.code != 0 || !regexp.MustCompile(`"Response" verb="GET" url="https://127\.0\.0\.1:\d+/api/v1/namespaces\?limit=500" status="200 OK"`).MatchString(r.stderr) {
+			t.Errorf("-v=6: %s", r)
+		}
+	})
+
+	t.Run("an unknown flag is an error as kubectl words it", func(t *testing.T) {
+		r := k.fails("get", "pods", "--bogus")
+		if r.code != 1 || !strings.HasPrefix(r.stderr, "error: unknown flag: --bogus") {
+			t.Errorf("unknown flag: %s", r)
+		}
+	})
+
+	t.Run("a plugin on PATH runs", func(t *testing.T) {
+		cmd := exec.Command(k.bin, "kubectl", "hello", "world")
+		cmd.Env = append(append([]string{}, k.env...), path)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "hello from a plugin: world" {
+			t.Errorf("plugin: %v %s", err, out)
+		}
+	})
+
+	t.Run("other skiff commands never run a kubectl plugin", func(t *testing.T) {
+		cmd := exec.Command(k.bin, "apiserver", "--help")
+		cmd.Env = append(append([]string{}, k.env...), path)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.Contains(string(out), "plugin ran") || !strings.Contains(string(out), "--data-dir") {
+			t.Errorf("skiff apiserver --help: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("kuberc aliases", func(t *testing.T) {
+		kuberc := kcWriteFile(t, "kuberc", `apiVersion: kubectl.config.k8s.io/v1beta1
+kind: Preference
+aliases:
+- name: getns
+  command: get
+  appendArgs: [namespaces]
+`)
+		// As with upstream kubectl, an alias comes before any flag.
+		cmd := exec.Command(k.bin, "kubectl", "getns", "--kubeconfig", k.kubeconfig)
+		cmd.Env = append(append([]string{}, k.env...), "KUBERC="+kuberc)
+		out, err := cmd.CombinedOutput()
+		if err != nil || kcRow(t, string(out), "kube-system")[1] != "Active" {
+			t.Errorf("kuberc alias: %v\n%s", err, out)
+		}
 	})
 }
