@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 )
@@ -51,31 +52,9 @@ func (s *server) patch(w http.ResponseWriter, r *http.Request, res *resource, ri
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
-		var patched []byte
-		switch types.PatchType(pt) {
-		case types.JSONPatchType:
-			p, err := jsonpatch.DecodePatch(body)
-			if err != nil {
-				return nil, apierrors.NewBadRequest(err.Error())
-			}
-			if patched, err = p.Apply(curJSON); err != nil {
-				return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "patch", res.GroupResource(), ri.Name, err.Error(), 0, false)
-			}
-		case types.MergePatchType:
-			if !json.Valid(body) {
-				return nil, apierrors.NewBadRequest("error decoding patch: invalid JSON")
-			}
-			if patched, err = jsonpatch.MergePatch(curJSON, body); err != nil {
-				return nil, apierrors.NewBadRequest(err.Error())
-			}
-		case types.StrategicMergePatchType:
-			var pm map[string]any
-			if err := json.Unmarshal(body, &pm); err != nil {
-				return nil, apierrors.NewBadRequest(fmt.Sprintf("error decoding patch: %v", err))
-			}
-			if patched, err = strategicpatch.StrategicMergePatch(curJSON, body, res.New()); err != nil {
-				return nil, apierrors.NewBadRequest(err.Error())
-			}
+		patched, err := applyPatch(types.PatchType(pt), curJSON, body, res.New(), res.GroupResource(), ri.Name)
+		if err != nil {
+			return nil, err
 		}
 		obj := res.New()
 		_, strictErr, err := s.codecs.decodeBody(patched, mediaJSON, obj)
@@ -105,4 +84,42 @@ func (s *server) patch(w http.ResponseWriter, r *http.Request, res *resource, ri
 		return
 	}
 	s.writeResult(w, r, res, http.StatusOK, updated)
+}
+
+// applyPatch applies a JSON patch, merge patch or strategic merge patch
+// (dataStruct is the Go type strategic merge follows) to cur, answering bad
+// patches with 400 and patches that cannot apply with 422, as upstream.
+func applyPatch(pt types.PatchType, cur, patch []byte, dataStruct runtime.Object, gr schema.GroupResource, name string) ([]byte, error) {
+	switch pt {
+	case types.JSONPatchType:
+		p, err := jsonpatch.DecodePatch(patch)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		out, err := p.Apply(cur)
+		if err != nil {
+			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "patch", gr, name, err.Error(), 0, false)
+		}
+		return out, nil
+	case types.MergePatchType:
+		if !json.Valid(patch) {
+			return nil, apierrors.NewBadRequest("error decoding patch: invalid JSON")
+		}
+		out, err := jsonpatch.MergePatch(cur, patch)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		return out, nil
+	case types.StrategicMergePatchType:
+		var pm map[string]any
+		if err := json.Unmarshal(patch, &pm); err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("error decoding patch: %v", err))
+		}
+		out, err := strategicpatch.StrategicMergePatch(cur, patch, dataStruct)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		return out, nil
+	}
+	return nil, apierrors.NewBadRequest(fmt.Sprintf("unsupported patch type %q", pt))
 }

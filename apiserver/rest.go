@@ -472,18 +472,24 @@ func (s *server) checkNamespace(ctx context.Context, ns string) error {
 	return nil
 }
 
-func (s *server) create(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
+// readObject reads and decodes the request's object of res and its dryRun
+// parameter.
+func (s *server) readObject(w http.ResponseWriter, r *http.Request, res *resource) (obj runtime.Object, dryRun bool, err error) {
 	body, err := readBody(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, false, err
 	}
-	obj, err := s.decodeObject(w, r, res, body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	if obj, err = s.decodeObject(w, r, res, body); err != nil {
+		return nil, false, err
 	}
-	dryRun, err := isDryRun(r)
+	if dryRun, err = isDryRun(r); err != nil {
+		return nil, false, err
+	}
+	return obj, dryRun, nil
+}
+
+func (s *server) create(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
+	obj, dryRun, err := s.readObject(w, r, res)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -560,17 +566,7 @@ func (s *server) createObject(ctx context.Context, res *resource, ns string, obj
 }
 
 func (s *server) update(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo, sub string) {
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	obj, err := s.decodeObject(w, r, res, body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	dryRun, err := isDryRun(r)
+	obj, dryRun, err := s.readObject(w, r, res)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

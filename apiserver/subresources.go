@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"reflect"
 
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -17,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 var scaleGVK = schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
@@ -58,6 +57,19 @@ func (s *server) serveSubresource(w http.ResponseWriter, r *http.Request, res *r
 	default:
 		s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{Group: res.Group, Resource: res.Resource + "/" + sub}, ri.Name))
 	}
+}
+
+// readInto reads the request body and decodes it into into (a subresource's
+// own kind, named what in errors).
+func (s *server) readInto(r *http.Request, into runtime.Object, what string) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.codecs.decodeBody(body, r.Header.Get("Content-Type"), into); err != nil {
+		return apierrors.NewBadRequest(fmt.Sprintf("invalid %s: %v", what, err))
+	}
+	return nil
 }
 
 // toScale builds the autoscaling/v1 Scale of a workload.
@@ -123,24 +135,9 @@ func (s *server) scale(w http.ResponseWriter, r *http.Request, res *resource, ri
 				}
 			} else {
 				curJSON, _ := encodeJSON(curScale, scaleGVK)
-				var patched []byte
-				switch types.PatchType(pt) {
-				case types.JSONPatchType:
-					p, err := jsonpatch.DecodePatch(body)
-					if err != nil {
-						return nil, apierrors.NewBadRequest(err.Error())
-					}
-					patched, err = p.Apply(curJSON)
-					if err != nil {
-						return nil, apierrors.NewBadRequest(err.Error())
-					}
-				case types.StrategicMergePatchType:
-					patched, err = strategicpatch.StrategicMergePatch(curJSON, body, &autoscalingv1.Scale{})
-				default:
-					patched, err = jsonpatch.MergePatch(curJSON, body)
-				}
+				patched, err := applyPatch(types.PatchType(pt), curJSON, body, &autoscalingv1.Scale{}, res.GroupResource(), ri.Name)
 				if err != nil {
-					return nil, apierrors.NewBadRequest(err.Error())
+					return nil, err
 				}
 				if err := json.Unmarshal(patched, want); err != nil {
 					return nil, apierrors.NewBadRequest(err.Error())
@@ -170,20 +167,17 @@ func (s *server) scale(w http.ResponseWriter, r *http.Request, res *resource, ri
 
 // bind sets a pod's node (pods/binding), as the scheduler does.
 func (s *server) bind(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
-	body, err := readBody(r)
-	if err != nil {
+	b := &corev1.Binding{}
+	if err := s.readInto(r, b, "Binding"); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	b := &corev1.Binding{}
-	if _, _, err := s.codecs.decodeBody(body, r.Header.Get("Content-Type"), b); err != nil {
-		s.writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("invalid Binding: %v", err)))
-		return
-	}
 	if b.Target.Name == "" || (b.Target.Kind != "" && b.Target.Kind != "Node") {
-		s.writeError(w, r, apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, ri.Name, nil))
+		s.writeError(w, r, apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, ri.Name, field.ErrorList{
+			field.Invalid(field.NewPath("target"), b.Target, "must name a Node")}))
 		return
 	}
+	var err error
 	// Binding writes spec.nodeName, which no pod update may change, so it
 	// goes to storage directly.
 	_, err = res.store.Update(r.Context(), res.store.Key(ri.Namespace, ri.Name), func(cur runtime.Object) (runtime.Object, error) {
@@ -226,14 +220,9 @@ func setPodCondition(st *corev1.PodStatus, c corev1.PodCondition) {
 
 // evict deletes a pod through the policy/v1 Eviction subresource.
 func (s *server) evict(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	ev := &policyv1.Eviction{}
-	if _, _, err := s.codecs.decodeBody(body, r.Header.Get("Content-Type"), ev); err != nil {
-		s.writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("invalid Eviction: %v", err)))
+	if err := s.readInto(r, ev, "Eviction"); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	if ev.Name != "" && ev.Name != ri.Name {
@@ -254,14 +243,9 @@ func (s *server) evict(w http.ResponseWriter, r *http.Request, res *resource, ri
 // finalizeNamespace updates spec.finalizers of a namespace (namespaces/
 // finalize); a terminating namespace with no finalizers left is deleted.
 func (s *server) finalizeNamespace(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
-	body, err := readBody(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	want := &corev1.Namespace{}
-	if _, _, err := s.codecs.decodeBody(body, r.Header.Get("Content-Type"), want); err != nil {
-		s.writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("invalid Namespace: %v", err)))
+	if err := s.readInto(r, want, "Namespace"); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	key := res.store.Key("", ri.Name)
