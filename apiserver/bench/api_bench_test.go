@@ -58,6 +58,39 @@ func (l *latencies) report(b *testing.B, n int, elapsed time.Duration, unit stri
 	}
 }
 
+// runClients runs op for i = 1..n spread over 16 concurrent clients (client
+// c calls op with its own index c) and returns the latencies and the
+// wall time.
+func runClients(b *testing.B, n int, op func(c int, i int64) error) (*latencies, time.Duration) {
+	b.Helper()
+	var next atomic.Int64
+	lat := &latencies{}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []time.Duration
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					break
+				}
+				t := time.Now()
+				if err := op(c, i); err != nil {
+					b.Error(err)
+					break
+				}
+				local = append(local, time.Since(t))
+			}
+			lat.add(local...)
+		}()
+	}
+	wg.Wait()
+	return lat, time.Since(start)
+}
+
 // fill creates n ConfigMaps in ns with 16 clients.
 func fill(b *testing.B, cs kubernetes.Interface, ns string, n int) {
 	b.Helper()
@@ -99,33 +132,11 @@ func BenchmarkCreate(b *testing.B) {
 	srv := apitest.Start(b)
 	newNamespace(b, srv.Client, "bench")
 	n := max(b.N, 4000)
-	var next atomic.Int64
-	var lat latencies
-	var wg sync.WaitGroup
 	b.ResetTimer()
-	start := time.Now()
-	for c := 0; c < clients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var local []time.Duration
-			for {
-				i := next.Add(1)
-				if i > int64(n) {
-					break
-				}
-				t := time.Now()
-				if _, err := srv.Client.CoreV1().ConfigMaps("bench").Create(context.Background(), configMap(fmt.Sprintf("cm-%06d", i)), metav1.CreateOptions{}); err != nil {
-					b.Error(err)
-					break
-				}
-				local = append(local, time.Since(t))
-			}
-			lat.add(local...)
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	lat, elapsed := runClients(b, n, func(_ int, i int64) error {
+		_, err := srv.Client.CoreV1().ConfigMaps("bench").Create(context.Background(), configMap(fmt.Sprintf("cm-%06d", i)), metav1.CreateOptions{})
+		return err
+	})
 	b.StopTimer()
 	lat.report(b, n, elapsed, "creates/s")
 }
@@ -136,33 +147,11 @@ func BenchmarkGet(b *testing.B) {
 	newNamespace(b, srv.Client, "bench")
 	fill(b, srv.Client, "bench", 100)
 	n := max(b.N, 8000)
-	var next atomic.Int64
-	var lat latencies
-	var wg sync.WaitGroup
 	b.ResetTimer()
-	start := time.Now()
-	for c := 0; c < clients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var local []time.Duration
-			for {
-				i := next.Add(1)
-				if i > int64(n) {
-					break
-				}
-				t := time.Now()
-				if _, err := srv.Client.CoreV1().ConfigMaps("bench").Get(context.Background(), fmt.Sprintf("cm-%05d", i%100+1), metav1.GetOptions{}); err != nil {
-					b.Error(err)
-					break
-				}
-				local = append(local, time.Since(t))
-			}
-			lat.add(local...)
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	lat, elapsed := runClients(b, n, func(_ int, i int64) error {
+		_, err := srv.Client.CoreV1().ConfigMaps("bench").Get(context.Background(), fmt.Sprintf("cm-%05d", i%100+1), metav1.GetOptions{})
+		return err
+	})
 	b.StopTimer()
 	lat.report(b, n, elapsed, "gets/s")
 }
@@ -174,41 +163,24 @@ func BenchmarkUpdate(b *testing.B) {
 	newNamespace(b, srv.Client, "bench")
 	fill(b, srv.Client, "bench", clients)
 	n := max(b.N, 4000)
-	var next atomic.Int64
-	var lat latencies
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	start := time.Now()
-	for c := 0; c < clients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name := fmt.Sprintf("cm-%05d", c+1)
-			cm, err := srv.Client.CoreV1().ConfigMaps("bench").Get(context.Background(), name, metav1.GetOptions{})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			var local []time.Duration
-			for {
-				i := next.Add(1)
-				if i > int64(n) {
-					break
-				}
-				cm.Data["key"] = fmt.Sprint(i)
-				t := time.Now()
-				cm, err = srv.Client.CoreV1().ConfigMaps("bench").Update(context.Background(), cm, metav1.UpdateOptions{})
-				if err != nil {
-					b.Error(err)
-					break
-				}
-				local = append(local, time.Since(t))
-			}
-			lat.add(local...)
-		}()
+	// Each client updates its own ConfigMap, so there are no conflicts.
+	mine := make([]*corev1.ConfigMap, clients)
+	for c := range mine {
+		cm, err := srv.Client.CoreV1().ConfigMaps("bench").Get(context.Background(), fmt.Sprintf("cm-%05d", c+1), metav1.GetOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mine[c] = cm
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	b.ResetTimer()
+	lat, elapsed := runClients(b, n, func(c int, i int64) error {
+		mine[c].Data["key"] = fmt.Sprint(i)
+		cm, err := srv.Client.CoreV1().ConfigMaps("bench").Update(context.Background(), mine[c], metav1.UpdateOptions{})
+		if err == nil {
+			mine[c] = cm
+		}
+		return err
+	})
 	b.StopTimer()
 	lat.report(b, n, elapsed, "updates/s")
 }

@@ -162,17 +162,25 @@ func (s *Store) notFound(key string) error {
 	return apierrors.NewNotFound(s.cfg.Resource, nameOf(key))
 }
 
-// Get reads the object at key from etcd (a consistent read).
-func (s *Store) Get(ctx context.Context, key string) (runtime.Object, error) {
+// getRaw reads the stored bytes of key and their revision.
+func (s *Store) getRaw(ctx context.Context, key string) ([]byte, int64, error) {
 	resp, err := s.client.Get(ctx, key)
 	if err != nil {
-		return nil, storageError(err)
+		return nil, 0, storageError(err)
 	}
 	if len(resp.Kvs) == 0 {
-		return nil, s.notFound(key)
+		return nil, 0, s.notFound(key)
 	}
-	kv := resp.Kvs[0]
-	return s.decode(kv.Value, kv.ModRevision)
+	return resp.Kvs[0].Value, resp.Kvs[0].ModRevision, nil
+}
+
+// Get reads the object at key from etcd (a consistent read).
+func (s *Store) Get(ctx context.Context, key string) (runtime.Object, error) {
+	data, rev, err := s.getRaw(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return s.decode(data, rev)
 }
 
 // GetAt reads the object at key from etcd at revision rev.
@@ -243,15 +251,10 @@ type UpdateFunc func(cur runtime.Object) (runtime.Object, error)
 // and the current object is returned (a no-op update keeps its
 // resourceVersion).
 func (s *Store) Update(ctx context.Context, key string, fn UpdateFunc) (runtime.Object, error) {
-	resp, err := s.client.Get(ctx, key)
+	curData, curRev, err := s.getRaw(ctx, key)
 	if err != nil {
-		return nil, storageError(err)
+		return nil, err
 	}
-	if len(resp.Kvs) == 0 {
-		return nil, s.notFound(key)
-	}
-	kv := resp.Kvs[0]
-	curData, curRev := kv.Value, kv.ModRevision
 	for attempt := 0; ; attempt++ {
 		cur, err := s.decode(curData, curRev)
 		if err != nil {
@@ -294,15 +297,10 @@ func (s *Store) Update(ctx context.Context, key string, fn UpdateFunc) (runtime.
 // object and may refuse the delete (preconditions). Delete returns the
 // object as it was last stored.
 func (s *Store) Delete(ctx context.Context, key string, check func(cur runtime.Object) error) (runtime.Object, error) {
-	resp, err := s.client.Get(ctx, key)
+	curData, curRev, err := s.getRaw(ctx, key)
 	if err != nil {
-		return nil, storageError(err)
+		return nil, err
 	}
-	if len(resp.Kvs) == 0 {
-		return nil, s.notFound(key)
-	}
-	kv := resp.Kvs[0]
-	curData, curRev := kv.Value, kv.ModRevision
 	for {
 		cur, err := s.decode(curData, curRev)
 		if err != nil {
