@@ -25,3 +25,15 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// newRootCommand returns the skiff command with every subcommand.
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "skiff",
+		Short:         "Skiff: a small Kubernetes in one binary",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newAPIServerCommand(), newUpCommand(), newKubectlCommand(), newVersionCommand())
+	return root
+}
