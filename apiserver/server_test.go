@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
@@ -181,5 +183,44 @@ func TestTooManyMutatingRequestsGet429WithRetryAfter(t *testing.T) {
 	}
 	if _, err := srv.Client.CoreV1().ConfigMaps("default").Get(t.Context(), "second", metav1.GetOptions{}); err == nil {
 		t.Error("the refused request was written")
+	}
+}
+
+func TestEventsAreOneResourceInTwoGroups(t *testing.T) {
+	srv := apitest.Start(t)
+	ctx := t.Context()
+	now := metav1.NowMicro()
+	ev := &eventsv1.Event{
+		ObjectMeta:          metav1.ObjectMeta{Name: "e1", Namespace: "default"},
+		EventTime:           now,
+		ReportingController: "skiff.dev/test",
+		ReportingInstance:   "test-1",
+		Action:              "Testing",
+		Reason:              "Tested",
+		Regarding:           corev1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "p1"},
+		Note:                "written through events.k8s.io",
+		Type:                corev1.EventTypeNormal,
+	}
+	if _, err := srv.Client.EventsV1().Events("default").Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	core, err := srv.Client.CoreV1().Events("default").Get(ctx, "e1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if core.Message != ev.Note || core.InvolvedObject.Name != "p1" || core.ReportingController != "skiff.dev/test" || core.Reason != "Tested" {
+		t.Errorf("core view of the event: %+v", core)
+	}
+	sel, err := srv.Client.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=p1"})
+	if err != nil || len(sel.Items) != 1 {
+		t.Errorf("core list by involvedObject.name: %v %v", err, sel)
+	}
+	core.Message = "updated through core/v1"
+	if _, err := srv.Client.CoreV1().Events("default").Update(ctx, core, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := srv.Client.EventsV1().Events("default").Get(ctx, "e1", metav1.GetOptions{})
+	if err != nil || back.Note != "updated through core/v1" || back.Regarding.Name != "p1" {
+		t.Errorf("events.k8s.io view after a core update: %v %+v", err, back)
 	}
 }
