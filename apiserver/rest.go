@@ -748,9 +748,11 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request, res *resource, ri
 			return err == nil && m.GetName() == name && (inner == nil || inner(obj))
 		}
 	}
-	if fsel := q.Get("fieldSelector"); ri.Name == "" && strings.HasPrefix(fsel, "metadata.name=") && !strings.Contains(fsel, ",") {
-		// A single-object watch, as client-go's Get-based watchers do.
-		prefix = res.store.Key(ri.Namespace, strings.TrimPrefix(fsel, "metadata.name="))
+	if fsel, err := fields.ParseSelector(q.Get("fieldSelector")); err == nil && ri.Name == "" && (ri.Namespace != "" || !res.Namespaced) {
+		if name, ok := fsel.RequiresExactMatch("metadata.name"); ok {
+			// A single-object watch, as client-go's Get-based watchers do.
+			prefix = res.store.Key(ri.Namespace, name)
+		}
 	}
 	opts := storage.WatchOptions{
 		ResourceVersion:   q.Get("resourceVersion"),
