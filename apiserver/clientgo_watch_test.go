@@ -372,6 +372,38 @@ func TestClientGoWatch(t *testing.T) {
 		}
 	})
 
+	t.Run("watch one object by name", func(t *testing.T) {
+		ctx := cgCtx(t)
+		ns := cgNamespace(t, cs, "byname")
+		cms := cs.CoreV1().ConfigMaps(ns)
+		l, err := cms.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ws []watch.Interface
+		for _, tc := range []struct{ ns, sel string }{
+			{ns, "metadata.name=target"},
+			{ns, "metadata.name==target"},
+			{"", "metadata.name=target"}, // all namespaces
+			{"", "metadata.name=target,metadata.namespace=" + ns},
+		} {
+			w, err := cs.CoreV1().ConfigMaps(tc.ns).Watch(ctx, metav1.ListOptions{FieldSelector: tc.sel, ResourceVersion: l.ResourceVersion})
+			if err != nil {
+				t.Fatalf("watch %q in %q: %v", tc.sel, tc.ns, err)
+			}
+			defer w.Stop()
+			ws = append(ws, w)
+		}
+		for _, name := range []string{"target-2", "targe", "target"} {
+			if _, err := cms.Create(ctx, cgConfigMap(name, nil), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, w := range ws {
+			cgExpectEvent(t, w, watch.Added, "target")
+		}
+	})
+
 	t.Run("label selector watch sees objects leave and enter", func(t *testing.T) {
 		ctx := cgCtx(t)
 		ns := cgNamespace(t, cs, "selwatch")
