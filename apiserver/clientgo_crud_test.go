@@ -596,6 +596,24 @@ func TestClientGoSubresources(t *testing.T) {
 		if st.Labels["sneaky"] != "" {
 			t.Fatalf("UpdateStatus changed labels to %v; status writes must change only status", st.Labels)
 		}
+		// The kubelet's way: a strategic merge patch of /status merges
+		// conditions by type.
+		st, err = pods.Patch(ctx, "status", types.StrategicMergePatchType,
+			[]byte(`{"status":{"conditions":[{"type":"ContainersReady","status":"True"}],"containerStatuses":[{"name":"web","ready":true,"restartCount":0,"image":"busybox:1.36","imageID":"","state":{"running":{}}}]},"spec":{"activeDeadlineSeconds":5}}`),
+			metav1.PatchOptions{}, "status")
+		if err != nil {
+			t.Fatalf("patch status: %v", err)
+		}
+		var condTypes []corev1.PodConditionType
+		for _, c := range st.Status.Conditions {
+			condTypes = append(condTypes, c.Type)
+		}
+		if !slices.Contains(condTypes, corev1.PodReady) || !slices.Contains(condTypes, corev1.ContainersReady) || len(st.Status.ContainerStatuses) != 1 {
+			t.Fatalf("after status patch: conditions %v containerStatuses %d, want Ready and ContainersReady and one status", condTypes, len(st.Status.ContainerStatuses))
+		}
+		if st.Spec.ActiveDeadlineSeconds != nil {
+			t.Fatalf("a status patch set spec.activeDeadlineSeconds")
+		}
 	})
 
 	t.Run("pods/binding", func(t *testing.T) {
