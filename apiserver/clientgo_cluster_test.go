@@ -88,8 +88,8 @@ func TestClientGoTwoServers(t *testing.T) {
 	}
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
+// cgFreePort returns a loopback TCP port that was free a moment ago.
+func cgFreePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -99,25 +99,25 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-const etcdBinary = "/usr/bin/etcd"
+const cgEtcdBinary = "/usr/bin/etcd"
 
-// startExternalEtcd runs Debian's etcd-server on loopback with a temporary
+// cgStartEtcd runs Debian's etcd-server on loopback with a temporary
 // data dir until the test ends, and returns its client URL.
-func startExternalEtcd(t *testing.T) string {
+func cgStartEtcd(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(etcdBinary); err != nil {
+	if _, err := os.Stat(cgEtcdBinary); err != nil {
 		if os.Geteuid() != 0 {
-			t.Skipf("%s is missing and the test is not root: install Debian's etcd-server (make test-deps) to run it", etcdBinary)
+			t.Skipf("%s is missing and the test is not root: install Debian's etcd-server (make test-deps) to run it", cgEtcdBinary)
 		}
-		t.Fatalf("%s is missing: run `make test-deps` (apt-get install etcd-server)", etcdBinary)
+		t.Fatalf("%s is missing: run `make test-deps` (apt-get install etcd-server)", cgEtcdBinary)
 	}
 	dir := t.TempDir()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		client := "http://127.0.0.1:" + strconv.Itoa(freePort(t))
-		peer := "http://127.0.0.1:" + strconv.Itoa(freePort(t))
+		client := "http://127.0.0.1:" + strconv.Itoa(cgFreePort(t))
+		peer := "http://127.0.0.1:" + strconv.Itoa(cgFreePort(t))
 		var out bytes.Buffer
-		cmd := exec.Command(etcdBinary,
+		cmd := exec.Command(cgEtcdBinary,
 			"--name", "skiff-test",
 			"--data-dir", filepath.Join(dir, fmt.Sprintf("data-%d", attempt)),
 			"--listen-client-urls", client, "--advertise-client-urls", client,
@@ -140,7 +140,7 @@ func startExternalEtcd(t *testing.T) string {
 				<-exited
 			}
 		}
-		if err := waitEtcd(client, exited); err != nil {
+		if err := cgWaitEtcd(client, exited); err != nil {
 			stop()
 			lastErr = fmt.Errorf("%v\n%s", err, out.String())
 			continue // most likely a port taken in between
@@ -152,8 +152,8 @@ func startExternalEtcd(t *testing.T) string {
 	return ""
 }
 
-// waitEtcd waits until etcd at url answers, or exited fires.
-func waitEtcd(url string, exited <-chan error) error {
+// cgWaitEtcd waits until etcd at url answers, or exited fires.
+func cgWaitEtcd(url string, exited <-chan error) error {
 	deadline := time.Now().Add(20 * time.Second)
 	c, err := clientv3.New(clientv3.Config{Endpoints: []string{url}, DialTimeout: time.Second})
 	if err != nil {
@@ -182,7 +182,7 @@ func waitEtcd(url string, exited <-chan error) error {
 // TestClientGoExternalEtcd runs the API server on an etcd process of its
 // own (Debian's etcd-server), as an HA control plane does.
 func TestClientGoExternalEtcd(t *testing.T) {
-	url := startExternalEtcd(t)
+	url := cgStartEtcd(t)
 	srv := apitest.Start(t, apitest.WithEtcd([]string{url}))
 	ctx := cgCtx(t)
 	cs := srv.Client

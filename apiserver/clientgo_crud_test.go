@@ -59,7 +59,7 @@ type cgCRUDCase struct {
 	run      func(t *testing.T)
 }
 
-// crud builds the round for one resource: obj is created; change (may be
+// cgCRUD builds the round for one resource: obj is created; change (may be
 // nil) makes a spec change for the update and check verifies it was
 // stored. A watch on the object's name sees every step.
 func cgCRUD[T cgObject, L runtime.Object](resource string, c cgClient[T, L], obj T, change func(T), check func(*testing.T, T)) cgCRUDCase {
@@ -176,7 +176,7 @@ func cgCRUD[T cgObject, L runtime.Object](resource string, c cgClient[T, L], obj
 	}}
 }
 
-// listRV returns a list's resourceVersion.
+// cgListRV returns a list's resourceVersion.
 func cgListRV(list runtime.Object) string {
 	type listMeta interface{ GetResourceVersion() string }
 	if l, ok := list.(listMeta); ok {
@@ -185,7 +185,7 @@ func cgListRV(list runtime.Object) string {
 	return ""
 }
 
-// csrPEM returns a PEM certificate request for a client certificate.
+// cgCSRPEM returns a PEM certificate request for a client certificate.
 func cgCSRPEM(t testing.TB, cn string) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -525,6 +525,9 @@ func TestClientGoCRUD(t *testing.T) {
 		}
 		if created.Status.Phase != corev1.NamespaceActive || created.UID == "" {
 			t.Fatalf("created namespace phase %q uid %q, want Active and a uid", created.Status.Phase, created.UID)
+		}
+		if !slices.Equal(created.Spec.Finalizers, []corev1.FinalizerName{corev1.FinalizerKubernetes}) {
+			t.Fatalf("created namespace spec.finalizers %v, want [kubernetes]", created.Spec.Finalizers)
 		}
 		got, err := nsc.Get(ctx, "crud-team-a", metav1.GetOptions{})
 		if err != nil || got.UID != created.UID {

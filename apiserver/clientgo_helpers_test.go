@@ -17,7 +17,7 @@ import (
 
 // Helpers shared by the client-go integration tests (clientgo_*_test.go).
 
-// testCtx returns a context that ends with the test or after a minute.
+// cgCtx returns a context that ends with the test or after a minute.
 func cgCtx(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -25,7 +25,7 @@ func cgCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-// createNamespace creates a namespace named after prefix with a random
+// cgNamespace creates a namespace named after prefix with a random
 // suffix and returns its name.
 func cgNamespace(t testing.TB, cs kubernetes.Interface, prefix string) string {
 	t.Helper()
@@ -38,7 +38,7 @@ func cgNamespace(t testing.TB, cs kubernetes.Interface, prefix string) string {
 	return ns.Name
 }
 
-// poll calls cond until it returns true, an error, or 20s pass.
+// cgPoll calls cond until it returns true, an error, or 20s pass.
 func cgPoll(t testing.TB, what string, cond func() (bool, error)) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -57,7 +57,7 @@ func cgPoll(t testing.TB, what string, cond func() (bool, error)) {
 	}
 }
 
-// wantCode fails the test unless err is an API error with HTTP code code.
+// cgWantCode fails the test unless err is an API error with HTTP code code.
 func cgWantCode(t testing.TB, err error, code int32, what string) {
 	t.Helper()
 	if err == nil {
@@ -72,7 +72,7 @@ func cgWantCode(t testing.TB, err error, code int32, what string) {
 	}
 }
 
-// mustNotFound fails unless err is a 404.
+// cgNotFound fails unless err is a 404.
 func cgNotFound(t testing.TB, err error, what string) {
 	t.Helper()
 	if !apierrors.IsNotFound(err) {
@@ -80,7 +80,7 @@ func cgNotFound(t testing.TB, err error, what string) {
 	}
 }
 
-// names returns the names of a list's items, in order.
+// cgNames returns the names of a list's items, in order.
 func cgNames(t testing.TB, list runtime.Object) []string {
 	t.Helper()
 	items, err := meta.ExtractList(list)
@@ -98,7 +98,7 @@ func cgNames(t testing.TB, list runtime.Object) []string {
 	return out
 }
 
-// nextEvent returns the next event of w, failing after 10s.
+// cgNextEvent returns the next event of w, failing after 10s.
 func cgNextEvent(t testing.TB, w watch.Interface) watch.Event {
 	t.Helper()
 	select {
@@ -113,7 +113,7 @@ func cgNextEvent(t testing.TB, w watch.Interface) watch.Event {
 	return watch.Event{}
 }
 
-// nextObjectEvent skips bookmarks and returns the next event, checking its
+// cgExpectEvent skips bookmarks and returns the next event, checking its
 // type and object name.
 func cgExpectEvent(t testing.TB, w watch.Interface, typ watch.EventType, name string) runtime.Object {
 	t.Helper()
@@ -136,33 +136,7 @@ func cgExpectEvent(t testing.TB, w watch.Interface, typ watch.EventType, name st
 	}
 }
 
-// noEvent fails if w delivers a non-bookmark event within d.
-func cgNoEvent(t testing.TB, w watch.Interface, d time.Duration) {
-	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		select {
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return
-			}
-			if ev.Type == watch.Bookmark {
-				continue
-			}
-			m, _ := meta.Accessor(ev.Object)
-			name := ""
-			if m != nil {
-				name = m.GetName()
-			}
-			t.Fatalf("unexpected watch event %s %s", ev.Type, name)
-		case <-timer.C:
-			return
-		}
-	}
-}
-
-// ptrTo returns a pointer to v.
+// cgPtr returns a pointer to v.
 func cgPtr[T any](v T) *T { return &v }
 
 // Realistic objects.

@@ -122,7 +122,7 @@ func TestClientGoList(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if mustRV(t, nt.ResourceVersion) < mustRV(t, rv) || !slices.Contains(cgNames(t, nt), "cm-1000") {
+		if cgRV(t, nt.ResourceVersion) < cgRV(t, rv) || !slices.Contains(cgNames(t, nt), "cm-1000") {
 			t.Fatalf("list not older than %s: rv %s, want the current state", rv, nt.ResourceVersion)
 		}
 

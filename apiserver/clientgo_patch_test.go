@@ -19,7 +19,7 @@ import (
 	"github.com/skiffk8s/skiff/apiserver/apitest"
 )
 
-func containerNames(cs []corev1.Container) []string {
+func cgContainerNames(cs []corev1.Container) []string {
 	var out []string
 	for _, c := range cs {
 		out = append(out, c.Name+"="+c.Image)
@@ -27,8 +27,8 @@ func containerNames(cs []corev1.Container) []string {
 	return out
 }
 
-// managers returns manager/operation/subresource of each managedFields entry.
-func managers(m []metav1.ManagedFieldsEntry) []string {
+// cgManagers returns manager/operation/subresource of each managedFields entry.
+func cgManagers(m []metav1.ManagedFieldsEntry) []string {
 	var out []string
 	for _, e := range m {
 		s := e.Manager + "/" + string(e.Operation)
@@ -109,7 +109,7 @@ func TestClientGoPatch(t *testing.T) {
 		if err != nil {
 			t.Fatalf("merge patch of containers: %v", err)
 		}
-		if n := containerNames(got.Spec.Template.Spec.Containers); !slices.Equal(n, []string{"sidecar=busybox:1.37"}) {
+		if n := cgContainerNames(got.Spec.Template.Spec.Containers); !slices.Equal(n, []string{"sidecar=busybox:1.37"}) {
 			t.Fatalf("containers after merge patch %v, want only the patched sidecar", n)
 		}
 		_, err = deps.Patch(ctx, "mp", types.MergePatchType, []byte(`{"spec":`), metav1.PatchOptions{})
@@ -125,7 +125,7 @@ func TestClientGoPatch(t *testing.T) {
 		if err != nil {
 			t.Fatalf("strategic merge patch: %v", err)
 		}
-		if n := containerNames(got.Spec.Template.Spec.Containers); !slices.Equal(n, []string{"web=busybox:1.36", "sidecar=busybox:1.37"}) {
+		if n := cgContainerNames(got.Spec.Template.Spec.Containers); !slices.Equal(n, []string{"web=busybox:1.36", "sidecar=busybox:1.37"}) {
 			t.Fatalf("containers after strategic merge patch %v, want web kept and sidecar updated", n)
 		}
 		if got.Spec.Template.Spec.Containers[0].Ports[0].ContainerPort != 8080 {
@@ -135,7 +135,7 @@ func TestClientGoPatch(t *testing.T) {
 		if err != nil {
 			t.Fatalf("strategic merge patch with $patch: delete: %v", err)
 		}
-		if n := containerNames(got.Spec.Template.Spec.Containers); !slices.Equal(n, []string{"logger=busybox:1.36", "web=busybox:1.36"}) && !slices.Equal(n, []string{"web=busybox:1.36", "logger=busybox:1.36"}) {
+		if n := cgContainerNames(got.Spec.Template.Spec.Containers); !slices.Equal(n, []string{"logger=busybox:1.36", "web=busybox:1.36"}) && !slices.Equal(n, []string{"web=busybox:1.36", "logger=busybox:1.36"}) {
 			t.Fatalf("containers after delete+add %v, want web and logger", n)
 		}
 	})
@@ -160,7 +160,7 @@ func TestClientGoPatch(t *testing.T) {
 		if *d.Spec.Replicas != 2 || d.UID == "" || d.Generation != 1 {
 			t.Fatalf("applied deployment: replicas %d uid %q generation %d", *d.Spec.Replicas, d.UID, d.Generation)
 		}
-		if m := managers(d.ManagedFields); !slices.Equal(m, []string{"alice/Apply"}) {
+		if m := cgManagers(d.ManagedFields); !slices.Equal(m, []string{"alice/Apply"}) {
 			t.Fatalf("managedFields %v, want alice/Apply", m)
 		}
 		// Re-applying the same configuration changes nothing.
@@ -188,7 +188,7 @@ func TestClientGoPatch(t *testing.T) {
 		if *d.Spec.Replicas != 5 || d.Generation != 2 {
 			t.Fatalf("after forced apply: replicas %d generation %d, want 5 and 2", *d.Spec.Replicas, d.Generation)
 		}
-		if m := managers(d.ManagedFields); !slices.Equal(m, []string{"alice/Apply", "bob/Apply"}) {
+		if m := cgManagers(d.ManagedFields); !slices.Equal(m, []string{"alice/Apply", "bob/Apply"}) {
 			t.Fatalf("managedFields %v, want alice and bob", m)
 		}
 		// An Update records its manager too.
@@ -197,7 +197,7 @@ func TestClientGoPatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m := managers(d.ManagedFields); !slices.Contains(m, "carol/Update") {
+		if m := cgManagers(d.ManagedFields); !slices.Contains(m, "carol/Update") {
 			t.Fatalf("managedFields %v, want carol/Update", m)
 		}
 		// A YAML apply body, as kubectl apply --server-side sends it.
@@ -219,14 +219,14 @@ func TestClientGoPatch(t *testing.T) {
 		if st.Status.ReadyReplicas != 5 || *st.Spec.Replicas != 5 {
 			t.Fatalf("after status apply: status %+v replicas %d", st.Status, *st.Spec.Replicas)
 		}
-		if m := managers(st.ManagedFields); !slices.Contains(m, "controller/Apply/status") {
+		if m := cgManagers(st.ManagedFields); !slices.Contains(m, "controller/Apply/status") {
 			t.Fatalf("managedFields %v, want controller/Apply/status", m)
 		}
 		st.Status.AvailableReplicas = 5
 		if st, err = deps.UpdateStatus(ctx, st, metav1.UpdateOptions{FieldManager: "rollout"}); err != nil {
 			t.Fatal(err)
 		}
-		if m := managers(st.ManagedFields); !slices.Contains(m, "rollout/Update/status") {
+		if m := cgManagers(st.ManagedFields); !slices.Contains(m, "rollout/Update/status") {
 			t.Fatalf("managedFields %v, want rollout/Update/status", m)
 		}
 	})
@@ -254,7 +254,7 @@ func TestClientGoPatch(t *testing.T) {
 				},
 				spec: func() (int32, error) {
 					d, err := deps.Get(ctx, "scaled", metav1.GetOptions{})
-					return deref(d, err, func() *int32 { return d.Spec.Replicas })
+					return cgDeref(d, err, func() *int32 { return d.Spec.Replicas })
 				},
 			},
 			{
@@ -266,7 +266,7 @@ func TestClientGoPatch(t *testing.T) {
 				},
 				spec: func() (int32, error) {
 					r, err := rs.Get(ctx, "scaled", metav1.GetOptions{})
-					return deref(r, err, func() *int32 { return r.Spec.Replicas })
+					return cgDeref(r, err, func() *int32 { return r.Spec.Replicas })
 				},
 			},
 			{
@@ -281,7 +281,7 @@ func TestClientGoPatch(t *testing.T) {
 				},
 				spec: func() (int32, error) {
 					r, err := sts.Get(ctx, "scaled", metav1.GetOptions{})
-					return deref(r, err, func() *int32 { return r.Spec.Replicas })
+					return cgDeref(r, err, func() *int32 { return r.Spec.Replicas })
 				},
 			},
 		} {
@@ -338,8 +338,8 @@ func TestClientGoPatch(t *testing.T) {
 	})
 }
 
-// deref returns *get() or err.
-func deref[T any](_ T, err error, get func() *int32) (int32, error) {
+// cgDeref returns *get() or err.
+func cgDeref[T any](_ T, err error, get func() *int32) (int32, error) {
 	if err != nil {
 		return 0, err
 	}

@@ -17,14 +17,14 @@ import (
 	"github.com/skiffk8s/skiff/apiserver/apitest"
 )
 
-// contentTypes records the Content-Type of every response.
-type contentTypes struct {
+// cgContentTypes records the Content-Type of every response.
+type cgContentTypes struct {
 	mu   sync.Mutex
 	seen map[string]int // guarded by mu
 }
 
-func (c *contentTypes) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+func (c *cgContentTypes) wrap(rt http.RoundTripper) http.RoundTripper {
+	return cgRoundTrip(func(r *http.Request) (*http.Response, error) {
 		resp, err := rt.RoundTrip(r)
 		if err == nil {
 			mt, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";")
@@ -36,7 +36,7 @@ func (c *contentTypes) wrap(rt http.RoundTripper) http.RoundTripper {
 	})
 }
 
-func (c *contentTypes) only(t *testing.T, want string) {
+func (c *cgContentTypes) only(t *testing.T, want string) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -50,18 +50,18 @@ func (c *contentTypes) only(t *testing.T, want string) {
 	}
 }
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
+type cgRoundTrip func(*http.Request) (*http.Response, error)
 
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (f cgRoundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// clientFor returns a clientset speaking contentType and the recorder of
+// cgClientFor returns a clientset speaking contentType and the recorder of
 // the response types it gets.
-func clientFor(t *testing.T, srv *apitest.Server, contentType string) (kubernetes.Interface, *contentTypes) {
+func cgClientFor(t *testing.T, srv *apitest.Server, contentType string) (kubernetes.Interface, *cgContentTypes) {
 	t.Helper()
 	cfg := rest.CopyConfig(srv.Config)
 	cfg.ContentType = contentType
 	cfg.AcceptContentTypes = contentType
-	rec := &contentTypes{seen: map[string]int{}}
+	rec := &cgContentTypes{seen: map[string]int{}}
 	cfg.Wrap(rec.wrap)
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -78,7 +78,7 @@ func TestClientGoProtobuf(t *testing.T) {
 	for _, ct := range []string{"application/vnd.kubernetes.protobuf", "application/json"} {
 		t.Run(ct, func(t *testing.T) {
 			ctx := cgCtx(t)
-			cs, rec := clientFor(t, srv, ct)
+			cs, rec := cgClientFor(t, srv, ct)
 			pods := cs.CoreV1().Pods(ns)
 			name := "p-" + strings.NewReplacer("/", "-", ".", "-").Replace(ct)
 			l, err := pods.List(ctx, metav1.ListOptions{})
@@ -144,8 +144,8 @@ func TestClientGoProtobuf(t *testing.T) {
 
 	t.Run("objects written in one are read in the other", func(t *testing.T) {
 		ctx := cgCtx(t)
-		pb, _ := clientFor(t, srv, "application/vnd.kubernetes.protobuf")
-		js, _ := clientFor(t, srv, "application/json")
+		pb, _ := cgClientFor(t, srv, "application/vnd.kubernetes.protobuf")
+		js, _ := cgClientFor(t, srv, "application/json")
 		d := cgDeployment("mixed", 3)
 		d.Annotations = map[string]string{"note": "written as protobuf"}
 		if _, err := pb.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {

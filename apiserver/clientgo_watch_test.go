@@ -18,8 +18,8 @@ import (
 	"github.com/skiffk8s/skiff/apiserver/apitest"
 )
 
-// informerEvent is what an informer handler saw.
-type informerEvent struct {
+// cgInformerEvent is what an informer handler saw.
+type cgInformerEvent struct {
 	typ  string // add, update, delete
 	name string
 	data string // the object's data["key"]
@@ -39,13 +39,13 @@ func TestClientGoWatch(t *testing.T) {
 		if _, err := cms.Create(ctx, cgConfigMap("existing", nil), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		events := make(chan informerEvent, 100)
+		events := make(chan cgInformerEvent, 100)
 		send := func(typ string, obj any) {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = d.Obj
 			}
 			cm := obj.(*corev1.ConfigMap)
-			events <- informerEvent{typ: typ, name: cm.Name, data: cm.Data["key"]}
+			events <- cgInformerEvent{typ: typ, name: cm.Name, data: cm.Data["key"]}
 		}
 		factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
 		inf := factory.Core().V1().ConfigMaps()
@@ -64,7 +64,7 @@ func TestClientGoWatch(t *testing.T) {
 				t.Fatalf("informer for %v did not sync", typ)
 			}
 		}
-		want := func(w informerEvent) {
+		want := func(w cgInformerEvent) {
 			t.Helper()
 			select {
 			case got := <-events:
@@ -75,22 +75,22 @@ func TestClientGoWatch(t *testing.T) {
 				t.Fatalf("informer: no event, want %+v", w)
 			}
 		}
-		want(informerEvent{"add", "existing", "value"})
+		want(cgInformerEvent{"add", "existing", "value"})
 
 		c, err := cms.Create(ctx, cgConfigMap("fresh", nil), metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want(informerEvent{"add", "fresh", "value"})
+		want(cgInformerEvent{"add", "fresh", "value"})
 		c.Data["key"] = "changed"
 		if _, err := cms.Update(ctx, c, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		want(informerEvent{"update", "fresh", "changed"})
+		want(cgInformerEvent{"update", "fresh", "changed"})
 		if err := cms.Delete(ctx, "fresh", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		want(informerEvent{"delete", "fresh", "changed"})
+		want(cgInformerEvent{"delete", "fresh", "changed"})
 
 		// The lister agrees with the server.
 		cgPoll(t, "lister catches up", func() (bool, error) {
@@ -181,7 +181,7 @@ func TestClientGoWatch(t *testing.T) {
 			t.Fatalf("ADDED b at rv %s, want %s", got.ResourceVersion, b.ResourceVersion)
 		}
 		del := cgExpectEvent(t, w, watch.Deleted, "a").(*corev1.ConfigMap)
-		if n, _ := strconv.ParseInt(del.ResourceVersion, 10, 64); n <= mustRV(t, b.ResourceVersion) {
+		if n, _ := strconv.ParseInt(del.ResourceVersion, 10, 64); n <= cgRV(t, b.ResourceVersion) {
 			t.Fatalf("DELETED a at rv %s, want after %s", del.ResourceVersion, b.ResourceVersion)
 		}
 		// Exactly these: the next event is the next change.
@@ -218,7 +218,7 @@ func TestClientGoWatch(t *testing.T) {
 		if err != nil {
 			t.Fatalf("compact: %v", err)
 		}
-		if rev <= mustRV(t, old) {
+		if rev <= cgRV(t, old) {
 			t.Fatalf("compacted at %d, want past %s", rev, old)
 		}
 		w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: old})
@@ -281,7 +281,7 @@ func TestClientGoWatch(t *testing.T) {
 		if bm.Annotations[metav1.InitialEventsAnnotationKey] != "true" {
 			t.Fatalf("bookmark annotations %v, want %s=true", bm.Annotations, metav1.InitialEventsAnnotationKey)
 		}
-		if mustRV(t, bm.ResourceVersion) < mustRV(t, c.ResourceVersion) {
+		if cgRV(t, bm.ResourceVersion) < cgRV(t, c.ResourceVersion) {
 			t.Fatalf("bookmark rv %s, want at least %s", bm.ResourceVersion, c.ResourceVersion)
 		}
 		// Events flow on after it.
@@ -361,7 +361,7 @@ func TestClientGoWatch(t *testing.T) {
 				t.Fatalf("ADDED %s twice", cm.Name)
 			}
 			seen[cm.Name] = true
-			rv := mustRV(t, cm.ResourceVersion)
+			rv := cgRV(t, cm.ResourceVersion)
 			if rv <= last {
 				t.Fatalf("event rv %d after %d: events out of order", rv, last)
 			}
@@ -447,7 +447,7 @@ func TestClientGoWatch(t *testing.T) {
 	})
 }
 
-func mustRV(t testing.TB, rv string) int64 {
+func cgRV(t testing.TB, rv string) int64 {
 	t.Helper()
 	n, err := strconv.ParseInt(rv, 10, 64)
 	if err != nil {
