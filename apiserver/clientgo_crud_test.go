@@ -661,6 +661,22 @@ func TestClientGoSubresources(t *testing.T) {
 		_, err := pods.Get(ctx, "evict-me", metav1.GetOptions{})
 		cgNotFound(t, err, "get of an evicted unbound pod")
 		cgNotFound(t, pods.EvictV1(ctx, ev), "evict a missing pod")
+		// A pod on a node is evicted gracefully: its kubelet stops it.
+		bound := cgPod("evict-bound", nil)
+		bound.Spec.NodeName = "node-1"
+		if _, err := pods.Create(ctx, bound, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := pods.EvictV1(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "evict-bound", Namespace: ns}}); err != nil {
+			t.Fatalf("evict a bound pod: %v", err)
+		}
+		got, err := pods.Get(ctx, "evict-bound", metav1.GetOptions{})
+		if err != nil || got.DeletionTimestamp == nil {
+			t.Fatalf("evicted bound pod: %v, deletionTimestamp %v; want it kept and marked for deletion", err, got.DeletionTimestamp)
+		}
+		// A pod being deleted cannot be bound.
+		err = pods.Bind(ctx, &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "evict-bound"}, Target: corev1.ObjectReference{Kind: "Node", Name: "node-2"}}, metav1.CreateOptions{})
+		cgWantCode(t, err, 409, "binding a pod being deleted")
 	})
 
 	t.Run("nodes/status", func(t *testing.T) {
