@@ -622,6 +622,76 @@ func TestClientGoServiceAllocation(t *testing.T) {
 		}
 	})
 
+	t.Run("dry run claims nothing", func(t *testing.T) {
+		ctx := cgCtx(t)
+		dry := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+		s := cgService("dry")
+		s.Spec.Type = corev1.ServiceTypeNodePort
+		got, err := svcs.Create(ctx, s, dry)
+		if err != nil {
+			t.Fatalf("dry-run create: %v", err)
+		}
+		if got.Spec.ClusterIP == "" || got.Spec.Ports[0].NodePort == 0 {
+			t.Fatalf("dry-run create shows %+v, want the IP and port it would get", got.Spec)
+		}
+		_, err = svcs.Get(ctx, "dry", metav1.GetOptions{})
+		cgNotFound(t, err, "get after a dry-run create")
+		// What the dry run showed is still free.
+		s.Spec.ClusterIP, s.Spec.Ports[0].NodePort = got.Spec.ClusterIP, got.Spec.Ports[0].NodePort
+		real, err := svcs.Create(ctx, s, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("create with the dry run's IP and port: %v", err)
+		}
+		// A dry run with a taken IP fails as the real create would.
+		s2 := cgService("dry-2")
+		s2.Spec.ClusterIP = real.Spec.ClusterIP
+		_, err = svcs.Create(ctx, s2, dry)
+		cgWantCode(t, err, 422, "dry-run create with a taken IP")
+		if err := svcs.Delete(ctx, "dry", metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+			t.Fatalf("dry-run delete: %v", err)
+		}
+		if _, err := svcs.Get(ctx, "dry", metav1.GetOptions{}); err != nil {
+			t.Fatalf("get after a dry-run delete: %v", err)
+		}
+		_, err = svcs.Create(ctx, s2, metav1.CreateOptions{})
+		cgWantCode(t, err, 422, "the IP of a service kept by a dry-run delete is still taken")
+	})
+
+	t.Run("a refused update holds nothing", func(t *testing.T) {
+		ctx := cgCtx(t)
+		holder := cgService("port-holder")
+		holder.Spec.Type = corev1.ServiceTypeNodePort
+		holder.Spec.Ports[0].NodePort = 31500
+		if _, err := svcs.Create(ctx, holder, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := svcs.Create(ctx, cgService("grows"), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// ClusterIP → NodePort asking for a free port and a taken one.
+		s.Spec.Type = corev1.ServiceTypeNodePort
+		s.Spec.Ports[0].NodePort = 31501
+		s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, NodePort: 31500})
+		_, err = svcs.Update(ctx, s, metav1.UpdateOptions{})
+		cgWantCode(t, err, 422, "update asking for a taken node port")
+		other := cgService("wants-31501")
+		other.Spec.Type = corev1.ServiceTypeNodePort
+		other.Spec.Ports[0].NodePort = 31501
+		if _, err := svcs.Create(ctx, other, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("the free port a refused update asked for must stay free: %v", err)
+		}
+		// ClusterIP → NodePort without ports given allocates them.
+		s, err = svcs.Get(ctx, "grows", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Spec.Type = corev1.ServiceTypeNodePort
+		if s, err = svcs.Update(ctx, s, metav1.UpdateOptions{}); err != nil || s.Spec.Ports[0].NodePort < 30000 {
+			t.Fatalf("ClusterIP → NodePort: %v, nodePort %d", err, s.Spec.Ports[0].NodePort)
+		}
+	})
+
 	t.Run("headless and external name get no IP", func(t *testing.T) {
 		ctx := cgCtx(t)
 		h := cgService("headless")
