@@ -618,7 +618,14 @@ func (s *server) updateObject(ctx context.Context, res *resource, ri requestInfo
 	dryRun := wo.dryRun
 	key := res.store.Key(ri.Namespace, ri.Name)
 	var deleteNow bool
+	// claimed gives back what the latest attempt allocated: storage runs
+	// tryUpdate again when the object changed underneath, and the new
+	// attempt must not find its own claims taken.
+	claimed := func() {}
+	defer func() { claimed() }()
 	tryUpdate := func(cur runtime.Object) (runtime.Object, error) {
+		claimed()
+		claimed = func() {}
 		obj, err := fn(cur.DeepCopyObject())
 		if err != nil {
 			return nil, err
@@ -680,9 +687,11 @@ func (s *server) updateObject(ctx context.Context, res *resource, ri requestInfo
 		if fm := res.fieldManagerFor(sub); fm != nil && !wo.applied {
 			obj = fm.UpdateNoErrors(cur, obj, wo.manager)
 		}
-		if _, err := s.allocate(ctx, res, obj, cur, dryRun); err != nil {
+		release, err := s.allocate(ctx, res, obj, cur, dryRun)
+		if err != nil {
 			return nil, err
 		}
+		claimed = release
 		deleteNow = cm.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && !waitsForKubelet(obj)
 		if dryRun {
 			return nil, errDryRun{obj}
@@ -690,6 +699,9 @@ func (s *server) updateObject(ctx context.Context, res *resource, ri requestInfo
 		return obj, nil
 	}
 	updated, err := res.store.Update(ctx, key, tryUpdate)
+	if err == nil {
+		claimed = func() {} // stored: the claims are the object's now
+	}
 	var dr errDryRun
 	if errors.As(err, &dr) {
 		return dr.obj, nil
