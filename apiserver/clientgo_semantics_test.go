@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -689,6 +690,52 @@ func TestClientGoServiceAllocation(t *testing.T) {
 		s.Spec.Type = corev1.ServiceTypeNodePort
 		if s, err = svcs.Update(ctx, s, metav1.UpdateOptions{}); err != nil || s.Spec.Ports[0].NodePort < 30000 {
 			t.Fatalf("ClusterIP → NodePort: %v, nodePort %d", err, s.Spec.Ports[0].NodePort)
+		}
+	})
+
+	t.Run("an update racing other writes claims its node port once", func(t *testing.T) {
+		ctx := cgCtx(t)
+		for i := 0; i < 10; i++ {
+			name := fmt.Sprintf("raced-%d", i)
+			port := int32(31600 + i)
+			if _, err := svcs.Create(ctx, cgService(name), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			// A controller keeps writing the service meanwhile.
+			var stop atomic.Bool
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for n := 0; !stop.Load(); n++ {
+					_, _ = svcs.Patch(ctx, name, types.MergePatchType, fmt.Appendf(nil, `{"metadata":{"annotations":{"n":"%d"}}}`, n), metav1.PatchOptions{})
+				}
+			}()
+			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				s, err := svcs.Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				s.ResourceVersion = "" // unconditional: the server retries internally
+				s.Spec.Type = corev1.ServiceTypeNodePort
+				s.Spec.Ports[0].NodePort = port
+				_, err = svcs.Update(ctx, s, metav1.UpdateOptions{})
+				return err
+			})
+			stop.Store(true)
+			<-done
+			if err != nil {
+				t.Fatalf("ClusterIP → NodePort %d while another client writes: %v", port, err)
+			}
+			if err := svcs.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			// Nothing leaked: the port is free once the service is gone.
+			again := cgService(name + "-again")
+			again.Spec.Type = corev1.ServiceTypeNodePort
+			again.Spec.Ports[0].NodePort = port
+			if _, err := svcs.Create(ctx, again, metav1.CreateOptions{}); err != nil {
+				t.Fatalf("node port %d after its service was deleted: %v", port, err)
+			}
 		}
 	})
 
