@@ -84,6 +84,9 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request, res *resource, r
 // deleteObject deletes, or starts the graceful deletion of, one object. It
 // returns the object and whether it is gone from storage.
 func (s *server) deleteObject(ctx context.Context, res *resource, ns, name string, opts *metav1.DeleteOptions) (runtime.Object, bool, error) {
+	if res.Group == "" && res.Resource == "namespaces" && slices.Contains(immortalNamespaces, name) {
+		return nil, false, apierrors.NewForbidden(res.GroupResource(), name, fmt.Errorf("this namespace may not be deleted"))
+	}
 	key := res.store.Key(ns, name)
 	cur, err := res.store.Get(ctx, key)
 	if err != nil {
@@ -177,6 +180,10 @@ func (s *server) deleteObject(ctx context.Context, res *resource, ns, name strin
 }
 
 func secondsDuration(n int64) time.Duration { return time.Duration(n) * time.Second }
+
+// immortalNamespaces may not be deleted, as upstream's NamespaceLifecycle
+// admission rules: nothing could be created in them again.
+var immortalNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic}
 
 func checkPreconditions(res *resource, name string, cur runtime.Object, p *metav1.Preconditions) error {
 	if p == nil {
