@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/util/retry"
@@ -491,6 +492,29 @@ func TestClientGoSemantics(t *testing.T) {
 	})
 }
 
+// cgFreeNodePorts returns n node ports no service holds now, so that
+// tests asking for explicit ports do not collide with random allocations.
+func cgFreeNodePorts(t *testing.T, cs kubernetes.Interface, n int) []int32 {
+	t.Helper()
+	l, err := cs.CoreV1().Services("").List(cgCtx(t), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[int32]bool{}
+	for _, s := range l.Items {
+		for _, p := range s.Spec.Ports {
+			used[p.NodePort] = true
+		}
+	}
+	var out []int32
+	for p := int32(32767); len(out) < n; p-- {
+		if !used[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // TestClientGoServiceAllocation checks cluster IPs and node ports: from the
 // configured ranges, never handed out twice, released on delete, and a
 // requested taken value is refused with 422.
@@ -566,16 +590,17 @@ func TestClientGoServiceAllocation(t *testing.T) {
 
 	t.Run("released on delete", func(t *testing.T) {
 		ctx := cgCtx(t)
+		port := cgFreeNodePorts(t, cs, 1)[0]
 		s := cgService("reuse-a")
 		s.Spec.Type = corev1.ServiceTypeNodePort
 		s.Spec.ClusterIP = "10.96.100.100"
-		s.Spec.Ports[0].NodePort = 31234
+		s.Spec.Ports[0].NodePort = port
 		got, err := svcs.Create(ctx, s, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatalf("create with a chosen IP and port: %v", err)
 		}
-		if got.Spec.ClusterIP != "10.96.100.100" || got.Spec.Ports[0].NodePort != 31234 {
-			t.Fatalf("got %s:%d, want 10.96.100.100:31234", got.Spec.ClusterIP, got.Spec.Ports[0].NodePort)
+		if got.Spec.ClusterIP != "10.96.100.100" || got.Spec.Ports[0].NodePort != port {
+			t.Fatalf("got %s:%d, want 10.96.100.100:%d", got.Spec.ClusterIP, got.Spec.Ports[0].NodePort, port)
 		}
 		s2 := s.DeepCopy()
 		s2.Name = "reuse-b"
@@ -598,7 +623,7 @@ func TestClientGoServiceAllocation(t *testing.T) {
 		}
 		s3 := cgService("reuse-c")
 		s3.Spec.Type = corev1.ServiceTypeNodePort
-		s3.Spec.Ports[0].NodePort = 31234
+		s3.Spec.Ports[0].NodePort = port
 		if _, err := svcs.Create(ctx, s3, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("node port given back by a type change must be free: %v", err)
 		}
@@ -660,9 +685,10 @@ func TestClientGoServiceAllocation(t *testing.T) {
 
 	t.Run("a refused update holds nothing", func(t *testing.T) {
 		ctx := cgCtx(t)
+		ports := cgFreeNodePorts(t, cs, 2)
 		holder := cgService("port-holder")
 		holder.Spec.Type = corev1.ServiceTypeNodePort
-		holder.Spec.Ports[0].NodePort = 31500
+		holder.Spec.Ports[0].NodePort = ports[0]
 		if _, err := svcs.Create(ctx, holder, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -672,13 +698,13 @@ func TestClientGoServiceAllocation(t *testing.T) {
 		}
 		// ClusterIP → NodePort asking for a free port and a taken one.
 		s.Spec.Type = corev1.ServiceTypeNodePort
-		s.Spec.Ports[0].NodePort = 31501
-		s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, NodePort: 31500})
+		s.Spec.Ports[0].NodePort = ports[1]
+		s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, NodePort: ports[0]})
 		_, err = svcs.Update(ctx, s, metav1.UpdateOptions{})
 		cgWantCode(t, err, 422, "update asking for a taken node port")
-		other := cgService("wants-31501")
+		other := cgService("wants-free-port")
 		other.Spec.Type = corev1.ServiceTypeNodePort
-		other.Spec.Ports[0].NodePort = 31501
+		other.Spec.Ports[0].NodePort = ports[1]
 		if _, err := svcs.Create(ctx, other, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("the free port a refused update asked for must stay free: %v", err)
 		}
@@ -695,9 +721,8 @@ func TestClientGoServiceAllocation(t *testing.T) {
 
 	t.Run("an update racing other writes claims its node port once", func(t *testing.T) {
 		ctx := cgCtx(t)
-		for i := 0; i < 10; i++ {
+		for i, port := range cgFreeNodePorts(t, cs, 10) {
 			name := fmt.Sprintf("raced-%d", i)
-			port := int32(31600 + i)
 			if _, err := svcs.Create(ctx, cgService(name), metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
