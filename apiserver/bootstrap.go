@@ -49,7 +49,8 @@ func (s *server) bootstrap(ctx context.Context, kubeSvcIP net.IP) error {
 }
 
 // maintainKubernetesEndpoints keeps this server's address in the
-// kubernetes Endpoints.
+// kubernetes Endpoints, and brings back the system namespaces and the
+// kubernetes Service if they were deleted, as upstream's API servers do.
 func (s *server) maintainKubernetesEndpoints(ctx context.Context) {
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
@@ -58,7 +59,7 @@ func (s *server) maintainKubernetesEndpoints(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.reconcileKubernetesEndpoints(ctx); err != nil && ctx.Err() == nil {
+			if err := s.bootstrap(ctx, s.serviceIPs.ip(1)); err != nil && ctx.Err() == nil {
 				s.log.Warn("kubernetes endpoints", "err", err)
 			}
 		}
