@@ -80,9 +80,16 @@ spec:
     targetPort: 8080
 `
 
+// kcWriteFile writes a file in a directory of its own whose path has no
+// comma (kubectl -f splits on commas; t.TempDir is named after the test).
 func kcWriteFile(t *testing.T, name, content string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
+	dir, err := os.MkdirTemp("", "kubectl-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -483,6 +490,33 @@ spec:
 		}
 	})
 
+	t.Run("unknown fields: refused by default, warned with --validate=warn", func(t *testing.T) {
+		typo := kcWriteFile(t, "typo.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: typo
+spec:
+  replicaz: 2
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      containers: [{name: c, image: busybox, imagePullPolicyy: Always}]
+`)
+		r := k.fails("apply", "-f", typo)
+		kcContains(t, r.stderr, `Error from server (BadRequest)`, `strict decoding error: unknown field "spec.replicaz", unknown field "spec.template.spec.containers[0].imagePullPolicyy"`)
+		if _, err := srv.Client.AppsV1().Deployments("default").Get(ctx, "typo", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("a refused apply wrote: %v", err)
+		}
+		r = k.fails("apply", "--server-side", "-f", typo)
+		kcContains(t, r.stderr, ".spec.replicaz: field not declared in schema")
+		r = k.run("create", "-f", typo, "--validate=warn")
+		if r.code != 0 || strings.TrimSpace(r.stdout) != "deployment.apps/typo created" {
+			t.Fatalf("create --validate=warn: %s", r)
+		}
+		kcContains(t, r.stderr, `Warning: unknown field "spec.replicaz"`, `Warning: unknown field "spec.template.spec.containers[0].imagePullPolicyy"`)
+	})
+
 	t.Run("apply -f - from stdin, as create --dry-run=client pipes", func(t *testing.T) {
 		gen := k.ok("create", "deployment", "piped", "--image=busybox", "--dry-run=client", "-o", "yaml")
 		if out := k.okStdin(gen, "apply", "-f", "-"); strings.TrimSpace(out) != "deployment.apps/piped created" {
@@ -800,6 +834,35 @@ spec:
 		}
 		r := k.fails("patch", "csr", "bob", "--type=merge", "-p", `{"spec":{"username":"eve"}}`)
 		kcContains(t, r.stderr, "field is immutable")
+	})
+
+	t.Run("system namespaces may not be deleted", func(t *testing.T) {
+		for _, ns := range []string{"default", "kube-system", "kube-public"} {
+			r := k.fails("delete", "namespace", ns)
+			kcContains(t, r.stderr, `Error from server (Forbidden): namespaces "`+ns+`" is forbidden: this namespace may not be deleted`)
+		}
+		if row := kcRow(t, k.ok("get", "namespaces"), "default"); row[1] != "Active" {
+			t.Errorf("default after delete: %q", row)
+		}
+		kcContains(t, k.ok("create", "configmap", "still-works", "-n", "default"), "configmap/still-works created")
+	})
+
+	t.Run("a deleted kubernetes service comes back", func(t *testing.T) {
+		kcContains(t, k.ok("delete", "service", "kubernetes"), `service "kubernetes" deleted`)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			r := k.run("get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}")
+			if r.code == 0 {
+				if r.stdout != "10.96.0.1" {
+					t.Errorf("kubernetes service IP %q", r.stdout)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("kubernetes service not back: %s", r)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	})
 
 	t.Run("delete a pod", func(t *testing.T) {
