@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/klog/v2"
 
 	"github.com/skiffk8s/skiff/apiserver/apitest"
 )
@@ -416,7 +418,7 @@ func TestClientGoSemantics(t *testing.T) {
 	})
 
 	t.Run("leader election on a lease", func(t *testing.T) {
-		ctx := cgCtx(t)
+		ctx := klog.NewContext(cgCtx(t), logr.Discard()) // quiet: the election logs every step
 		leaders := make(chan string, 4)
 		run := func(ctx context.Context, id string) {
 			lock := &resourcelock.LeaseLock{
