@@ -149,24 +149,33 @@ func TestTooManyMutatingRequestsGet429WithRetryAfter(t *testing.T) {
 	if _, err := pw.Write([]byte(`{"apiVersion":"v1","kind":"ConfigMap",`)); err != nil {
 		t.Fatal(err)
 	}
-	var code int
-	var retryAfter string
+	// Wait until the server reports the held request in flight (reads
+	// have their own slots), then a second write must be refused.
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/namespaces/default/configmaps",
-			bytes.NewReader([]byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"second"}}`)))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
+	for {
+		resp, err := hc.Get(srv.URL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		code, retryAfter = resp.StatusCode, resp.Header.Get("Retry-After")
-		if code == http.StatusTooManyRequests {
+		if strings.Contains(string(b), `apiserver_current_inflight_requests{request_kind="mutating"} 1`) {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the held request never took the mutating slot")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/namespaces/default/configmaps",
+		bytes.NewReader([]byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"second"}}`)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	code, retryAfter := resp.StatusCode, resp.Header.Get("Retry-After")
 	if code != http.StatusTooManyRequests || retryAfter == "" {
 		t.Fatalf("second mutating request: %d (Retry-After %q), want 429 with Retry-After", code, retryAfter)
 	}

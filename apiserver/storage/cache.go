@@ -76,9 +76,12 @@ type watchCache struct {
 	rev   int64               // guarded by mu: revision the cache is current to
 	// oldest is the revision after which every event is in buf. Guarded by mu.
 	oldest int64
-	buf    []event // guarded by mu: ring of recent events
-	head   int     // guarded by mu: index of the oldest event in buf
-	count  int     // guarded by mu
+	// compactedRev is the newest revision etcd compacted to, as told by
+	// compacted. Guarded by mu.
+	compactedRev int64
+	buf          []event // guarded by mu: ring of recent events
+	head         int     // guarded by mu: index of the oldest event in buf
+	count        int     // guarded by mu
 
 	watchers map[*cacheWatcher]struct{} // guarded by mu
 	ready    bool                       // guarded by mu
@@ -97,13 +100,24 @@ func newWatchCache(s *Store) *watchCache {
 	return c
 }
 
+// start loads the cache and returns once its etcd watch is established, so
+// that nothing after start (a compaction, say) can cut the cache off from
+// events it has not seen.
 func (c *watchCache) start(ctx context.Context) error {
 	rev, err := c.load(ctx)
 	if err != nil {
 		return err
 	}
-	go c.run(ctx, rev)
-	return nil
+	watching := make(chan struct{})
+	go c.run(ctx, rev, watching)
+	select {
+	case <-watching:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("watch cache %s: etcd watch not established in 30s", c.s.cfg.Resource)
+	}
 }
 
 // load replaces the cache content with a fresh list from etcd.
@@ -136,9 +150,12 @@ func (c *watchCache) load(ctx context.Context) (int64, error) {
 }
 
 // run follows etcd from rev until ctx is done, reloading after errors.
-func (c *watchCache) run(ctx context.Context, rev int64) {
+// watching is closed once the first etcd watch is established.
+func (c *watchCache) run(ctx context.Context, rev int64, watching chan struct{}) {
+	var once sync.Once
+	established := func() { once.Do(func() { close(watching) }) }
 	for ctx.Err() == nil {
-		err := c.follow(ctx, rev)
+		err := c.follow(ctx, rev, established)
 		if ctx.Err() != nil {
 			return
 		}
@@ -156,14 +173,17 @@ func (c *watchCache) run(ctx context.Context, rev int64) {
 	}
 }
 
-func (c *watchCache) follow(ctx context.Context, rev int64) error {
+func (c *watchCache) follow(ctx context.Context, rev int64, established func()) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	c.mu.Lock()
 	c.watchCtx = wctx
 	c.mu.Unlock()
-	wch := c.s.client.Watch(wctx, c.s.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
+	wch := c.s.client.Watch(wctx, c.s.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify(), clientv3.WithCreatedNotify())
 	for resp := range wch {
+		if resp.Created {
+			established()
+		}
 		if err := resp.Err(); err != nil {
 			if errors.Is(err, rpctypes.ErrCompacted) {
 				return fmt.Errorf("compacted at %d: %w", resp.CompactRevision, err)
@@ -247,6 +267,10 @@ func (c *watchCache) apply(ev *clientv3.Event) {
 func (c *watchCache) compacted(rev int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Remembered even when the cache has not seen rev yet: events it
+	// receives later for revisions up to rev still cannot serve a watch
+	// that starts before rev.
+	c.compactedRev = max(c.compactedRev, rev)
 	for c.count > 0 && c.buf[c.head].rev <= rev {
 		c.oldest = c.buf[c.head].rev
 		c.buf[c.head] = event{}

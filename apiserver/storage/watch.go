@@ -89,8 +89,10 @@ func (s *Store) Watch(ctx context.Context, prefix string, opts WatchOptions) (wa
 		})
 		w.lastRev = c.rev
 		w.initialEnd = opts.SendInitialEvents
-	case rv < c.oldest:
-		oldest := c.oldest
+	case rv < max(c.oldest, c.compactedRev-1):
+		// etcd serves a watch that starts at its compaction revision, so
+		// a resourceVersion one before it still resumes.
+		oldest := max(c.oldest, c.compactedRev-1)
 		c.mu.Unlock()
 		return nil, apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", rv, oldest+1))
 	default:
