@@ -103,7 +103,6 @@ func kcSkiffBinary(t testing.TB) string {
 
 // kcCLI runs `skiff kubectl` against one test server.
 type kcCLI struct {
-	t          *testing.T
 	bin        string
 	kubeconfig string
 	env        []string
@@ -135,7 +134,7 @@ func kcNew(t *testing.T, srv *apitest.Server) *kcCLI {
 		env = append(env, kv)
 	}
 	env = append(env, "HOME="+home, "NO_COLOR=1")
-	return &kcCLI{t: t, bin: kcSkiffBinary(t), kubeconfig: srv.Kubeconfig, env: env}
+	return &kcCLI{bin: kcSkiffBinary(t), kubeconfig: srv.Kubeconfig, env: env}
 }
 
 func (k *kcCLI) command(ctx context.Context, args ...string) *exec.Cmd {
@@ -146,8 +145,8 @@ func (k *kcCLI) command(ctx context.Context, args ...string) *exec.Cmd {
 }
 
 // runWith runs kubectl with extra environment and stdin.
-func (k *kcCLI) runWith(env []string, stdin string, args ...string) kcResult {
-	k.t.Helper()
+func (k *kcCLI) runWith(t *testing.T, env []string, stdin string, args ...string) kcResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := k.command(ctx, args...)
@@ -165,45 +164,45 @@ func (k *kcCLI) runWith(env []string, stdin string, args ...string) kcResult {
 	case errors.As(err, &ee):
 		res.code = ee.ExitCode()
 	default:
-		k.t.Fatalf("kubectl %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("kubectl %s: %v", strings.Join(args, " "), err)
 	}
 	if ctx.Err() != nil {
-		k.t.Fatalf("kubectl %s: timed out\n%s", strings.Join(args, " "), res)
+		t.Fatalf("kubectl %s: timed out\n%s", strings.Join(args, " "), res)
 	}
 	return res
 }
 
-func (k *kcCLI) run(args ...string) kcResult {
-	k.t.Helper()
-	return k.runWith(nil, "", args...)
+func (k *kcCLI) run(t *testing.T, args ...string) kcResult {
+	t.Helper()
+	return k.runWith(t, nil, "", args...)
 }
 
 // ok runs kubectl, fails the test unless it exits 0, and returns stdout.
-func (k *kcCLI) ok(args ...string) string {
-	k.t.Helper()
-	r := k.run(args...)
+func (k *kcCLI) ok(t *testing.T, args ...string) string {
+	t.Helper()
+	r := k.run(t, args...)
 	if r.code != 0 {
-		k.t.Fatalf("want exit 0, got %s", r)
+		t.Fatalf("want exit 0, got %s", r)
 	}
 	return r.stdout
 }
 
 // okStdin is ok with stdin.
-func (k *kcCLI) okStdin(stdin string, args ...string) string {
-	k.t.Helper()
-	r := k.runWith(nil, stdin, args...)
+func (k *kcCLI) okStdin(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	r := k.runWith(t, nil, stdin, args...)
 	if r.code != 0 {
-		k.t.Fatalf("want exit 0, got %s", r)
+		t.Fatalf("want exit 0, got %s", r)
 	}
 	return r.stdout
 }
 
 // fails runs kubectl and fails the test unless it exits non-zero.
-func (k *kcCLI) fails(args ...string) kcResult {
-	k.t.Helper()
-	r := k.run(args...)
+func (k *kcCLI) fails(t *testing.T, args ...string) kcResult {
+	t.Helper()
+	r := k.run(t, args...)
 	if r.code == 0 {
-		k.t.Fatalf("want a non-zero exit, got %s", r)
+		t.Fatalf("want a non-zero exit, got %s", r)
 	}
 	return r
 }
@@ -222,20 +221,20 @@ type kcWatcher struct {
 
 // start runs kubectl in the background until stopped, the test ends, or
 // timeout.
-func (k *kcCLI) start(timeout time.Duration, args ...string) *kcWatcher {
-	k.t.Helper()
+func (k *kcCLI) start(t *testing.T, timeout time.Duration, args ...string) *kcWatcher {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	cmd := k.command(ctx, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
-		k.t.Fatal(err)
+		t.Fatal(err)
 	}
 	w := &kcWatcher{cmd: cmd, cancel: cancel, stderr: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = w.stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
-		k.t.Fatal(err)
+		t.Fatal(err)
 	}
 	go func() {
 		defer close(w.done)
@@ -247,7 +246,7 @@ func (k *kcCLI) start(timeout time.Duration, args ...string) *kcWatcher {
 		}
 		_, _ = io.Copy(io.Discard, out)
 	}()
-	k.t.Cleanup(w.stop)
+	t.Cleanup(w.stop)
 	return w
 }
 
