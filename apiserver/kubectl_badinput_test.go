@@ -23,7 +23,6 @@ import (
 
 // biClient sends hand-made requests to a test server over its TLS.
 type biClient struct {
-	t    *testing.T
 	base string
 	http *http.Client
 }
@@ -43,7 +42,7 @@ func biNewClient(t *testing.T, srv *apitest.Server, withCert bool) *biClient {
 		}
 		tlsCfg = &tls.Config{RootCAs: pool}
 	}
-	return &biClient{t: t, base: srv.URL, http: &http.Client{
+	return &biClient{base: srv.URL, http: &http.Client{
 		Transport: &http.Transport{TLSClientConfig: tlsCfg},
 		Timeout:   30 * time.Second,
 	}}
@@ -56,11 +55,11 @@ type biResponse struct {
 	body   []byte
 }
 
-func (c *biClient) do(method, path, contentType string, body io.Reader, header ...string) biResponse {
-	c.t.Helper()
+func (c *biClient) do(t *testing.T, method, path, contentType string, body io.Reader, header ...string) biResponse {
+	t.Helper()
 	req, err := http.NewRequest(method, c.base+path, body)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -71,19 +70,19 @@ func (c *biClient) do(method, path, contentType string, body io.Reader, header .
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		c.t.Fatalf("%s %s: read body: %v", method, path, err)
+		t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
 	return biResponse{code: resp.StatusCode, header: resp.Header, body: b}
 }
 
-func (c *biClient) send(method, path, contentType, body string) biResponse {
-	c.t.Helper()
-	return c.do(method, path, contentType, strings.NewReader(body))
+func (c *biClient) send(t *testing.T, method, path, contentType, body string) biResponse {
+	t.Helper()
+	return c.do(t, method, path, contentType, strings.NewReader(body))
 }
 
 // biWantStatus checks that r is a metav1.Status failure with code and reason,
@@ -158,23 +157,23 @@ func TestBadInput(t *testing.T) {
 	before := countConfigMaps()
 
 	t.Run("malformed JSON is 400", func(t *testing.T) {
-		r := c.send("POST", biCMPath, "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"bad-json"`)
+		r := c.send(t, "POST", biCMPath, "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"bad-json"`)
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		biNoConfigMap(t, srv, "default", "bad-json")
-		r = c.send("POST", biCMPath, "application/json", `not json at all`)
+		r = c.send(t, "POST", biCMPath, "application/json", `not json at all`)
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 	})
 
 	t.Run("malformed YAML is 400", func(t *testing.T) {
-		r := c.send("POST", biCMPath, "application/yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad-yaml\n  labels: [unclosed\n")
+		r := c.send(t, "POST", biCMPath, "application/yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad-yaml\n  labels: [unclosed\n")
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
-		r = c.send("POST", biCMPath, "application/yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: bad-yaml\n")
+		r = c.send(t, "POST", biCMPath, "application/yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: bad-yaml\n")
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		biNoConfigMap(t, srv, "default", "bad-yaml")
 	})
 
 	t.Run("a wrong type in a field is 400", func(t *testing.T) {
-		r := c.send("POST", biCMPath, "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"bad-type"},"data":{"k":1}}`)
+		r := c.send(t, "POST", biCMPath, "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"bad-type"},"data":{"k":1}}`)
 		st := biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		if !strings.HasPrefix(st.Message, `ConfigMap in version "v1" cannot be handled as a ConfigMap: `) || strings.Contains(st.Message, "*v1.") {
 			t.Errorf("message %q", st.Message)
@@ -183,7 +182,7 @@ func TestBadInput(t *testing.T) {
 	})
 
 	t.Run("a kind that does not match the URL is 400", func(t *testing.T) {
-		r := c.send("POST", biCMPath, "application/json", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"wrong-kind"}}`)
+		r := c.send(t, "POST", biCMPath, "application/json", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"wrong-kind"}}`)
 		st := biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		if !strings.HasPrefix(st.Message, `Secret in version "v1" cannot be handled as a ConfigMap`) {
 			t.Errorf("message %q", st.Message)
@@ -195,7 +194,7 @@ func TestBadInput(t *testing.T) {
 	})
 
 	t.Run("an apiVersion that does not match the URL is 400", func(t *testing.T) {
-		r := c.send("POST", "/apis/apps/v1/namespaces/default/deployments", "application/json",
+		r := c.send(t, "POST", "/apis/apps/v1/namespaces/default/deployments", "application/json",
 			`{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"wrong-group"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}}`)
 		st := biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		if st.Message != "the API version in the data (batch/v1) does not match the expected API version (apps/v1)" {
@@ -204,15 +203,15 @@ func TestBadInput(t *testing.T) {
 		if _, err := srv.Client.BatchV1().Jobs("default").Get(ctx, "wrong-group", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("job written: %v", err)
 		}
-		r = c.send("POST", biCMPath, "application/json", `{"apiVersion":"v2","kind":"ConfigMap","metadata":{"name":"wrong-version"}}`)
+		r = c.send(t, "POST", biCMPath, "application/json", `{"apiVersion":"v2","kind":"ConfigMap","metadata":{"name":"wrong-version"}}`)
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
-		r = c.send("POST", biCMPath, "application/json", `{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"wrong-version"}}`)
+		r = c.send(t, "POST", biCMPath, "application/json", `{"apiVersion":"apps/v1","kind":"ConfigMap","metadata":{"name":"wrong-version"}}`)
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		biNoConfigMap(t, srv, "default", "wrong-version")
 	})
 
 	t.Run("a namespace in the body that differs from the URL is 400", func(t *testing.T) {
-		r := c.send("POST", biCMPath, "application/json", biConfigMapJSON("other-ns", `,"namespace":"kube-system"`))
+		r := c.send(t, "POST", biCMPath, "application/json", biConfigMapJSON("other-ns", `,"namespace":"kube-system"`))
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		biNoConfigMap(t, srv, "default", "other-ns")
 		biNoConfigMap(t, srv, "kube-system", "other-ns")
@@ -220,7 +219,7 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("invalid names are 422 on metadata.name", func(t *testing.T) {
 		for _, name := range []string{"Bad_Name", "-leading-dash", strings.Repeat("a", 254), "has space", "a..b"} {
-			r := c.send("POST", biCMPath, "application/json", biConfigMapJSON(name, ""))
+			r := c.send(t, "POST", biCMPath, "application/json", biConfigMapJSON(name, ""))
 			st := biWantStatus(t, r, 422, metav1.StatusReasonInvalid)
 			biWantCause(t, st, metav1.CauseTypeFieldValueInvalid, "metadata.name")
 			if st.Details.Kind != "ConfigMap" || st.Details.Name != name {
@@ -230,11 +229,11 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("message %q", st.Message)
 			}
 		}
-		r := c.send("POST", biCMPath, "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{},"data":{"k":"v"}}`)
+		r := c.send(t, "POST", biCMPath, "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{},"data":{"k":"v"}}`)
 		st := biWantStatus(t, r, 422, metav1.StatusReasonInvalid)
 		biWantCause(t, st, metav1.CauseTypeFieldValueRequired, "metadata.name")
 		// A namespace name must be a DNS label: dots are not allowed.
-		r = c.send("POST", "/api/v1/namespaces", "application/json", `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a.b"}}`)
+		r = c.send(t, "POST", "/api/v1/namespaces", "application/json", `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a.b"}}`)
 		st = biWantStatus(t, r, 422, metav1.StatusReasonInvalid)
 		biWantCause(t, st, metav1.CauseTypeFieldValueInvalid, "metadata.name")
 		if _, err := srv.Client.CoreV1().Namespaces().Get(ctx, "a.b", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -253,7 +252,7 @@ func TestBadInput(t *testing.T) {
 			{`,"annotations":{"bad key!":"v"}`, "metadata.annotations"},
 			{`,"annotations":{"a":"` + strings.Repeat("v", 256*1024+1) + `"}`, "metadata.annotations"},
 		} {
-			r := c.send("POST", biCMPath, "application/json", biConfigMapJSON("bad-meta", tc.extra))
+			r := c.send(t, "POST", biCMPath, "application/json", biConfigMapJSON("bad-meta", tc.extra))
 			st := biWantStatus(t, r, 422, metav1.StatusReasonInvalid)
 			found := false
 			for _, cause := range st.Details.Causes {
@@ -269,13 +268,13 @@ func TestBadInput(t *testing.T) {
 	})
 
 	t.Run("a pod without containers is 422 spec.containers Required", func(t *testing.T) {
-		r := c.send("POST", "/api/v1/namespaces/default/pods", "application/json", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"empty"},"spec":{}}`)
+		r := c.send(t, "POST", "/api/v1/namespaces/default/pods", "application/json", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"empty"},"spec":{}}`)
 		st := biWantStatus(t, r, 422, metav1.StatusReasonInvalid)
 		biWantCause(t, st, metav1.CauseTypeFieldValueRequired, "spec.containers")
 		if st.Details.Kind != "Pod" || st.Details.Name != "empty" {
 			t.Errorf("details %+v", st.Details)
 		}
-		r = c.send("POST", "/api/v1/namespaces/default/pods", "application/json",
+		r = c.send(t, "POST", "/api/v1/namespaces/default/pods", "application/json",
 			`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"noimage"},"spec":{"containers":[{"name":"c"}]}}`)
 		st = biWantStatus(t, r, 422, metav1.StatusReasonInvalid)
 		biWantCause(t, st, metav1.CauseTypeFieldValueRequired, "spec.containers[0].image")
@@ -288,10 +287,10 @@ func TestBadInput(t *testing.T) {
 	t.Run("a body over 3 MiB is 413", func(t *testing.T) {
 		big := biConfigMapJSON("too-big", "")
 		big = strings.Replace(big, `"k":"v"`, `"k":"`+strings.Repeat("x", 3<<20)+`"`, 1)
-		r := c.send("POST", biCMPath, "application/json", big)
+		r := c.send(t, "POST", biCMPath, "application/json", big)
 		biWantStatus(t, r, 413, metav1.StatusReasonRequestEntityTooLarge)
 		// Without a Content-Length (chunked), the limit still holds.
-		r = c.do("POST", biCMPath, "application/json", io.MultiReader(strings.NewReader(big)))
+		r = c.do(t, "POST", biCMPath, "application/json", io.MultiReader(strings.NewReader(big)))
 		biWantStatus(t, r, 413, metav1.StatusReasonRequestEntityTooLarge)
 		biNoConfigMap(t, srv, "default", "too-big")
 	})
@@ -305,7 +304,7 @@ func TestBadInput(t *testing.T) {
 			// A cluster-scoped resource under a namespace is no resource.
 			{"GET", "/api/v1/namespaces/default/nodes", ""},
 		} {
-			r := c.send(req.method, req.path, "application/json", req.body)
+			r := c.send(t, req.method, req.path, "application/json", req.body)
 			st := biWantStatus(t, r, 404, metav1.StatusReasonNotFound)
 			if st.Message != "the server could not find the requested resource" {
 				t.Errorf("%s %s: message %q", req.method, req.path, st.Message)
@@ -314,7 +313,7 @@ func TestBadInput(t *testing.T) {
 	})
 
 	t.Run("a namespace that does not exist is 404", func(t *testing.T) {
-		r := c.send("POST", "/api/v1/namespaces/nowhere/configmaps", "application/json", biConfigMapJSON("lost", ""))
+		r := c.send(t, "POST", "/api/v1/namespaces/nowhere/configmaps", "application/json", biConfigMapJSON("lost", ""))
 		st := biWantStatus(t, r, 404, metav1.StatusReasonNotFound)
 		if st.Details == nil || st.Details.Kind != "namespaces" || st.Details.Name != "nowhere" || st.Message != `namespaces "nowhere" not found` {
 			t.Errorf("status %+v", st)
@@ -323,11 +322,11 @@ func TestBadInput(t *testing.T) {
 	})
 
 	t.Run("a duplicate name is 409 AlreadyExists", func(t *testing.T) {
-		r := c.send("POST", biCMPath, "application/json", biConfigMapJSON("dup", ""))
+		r := c.send(t, "POST", biCMPath, "application/json", biConfigMapJSON("dup", ""))
 		if r.code != 201 {
 			t.Fatalf("first create: %d %s", r.code, r.body)
 		}
-		r = c.send("POST", biCMPath, "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup"},"data":{"k":"second"}}`)
+		r = c.send(t, "POST", biCMPath, "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup"},"data":{"k":"second"}}`)
 		st := biWantStatus(t, r, 409, metav1.StatusReasonAlreadyExists)
 		if st.Message != `configmaps "dup" already exists` || st.Details == nil || st.Details.Kind != "configmaps" || st.Details.Name != "dup" {
 			t.Errorf("status %+v", st)
@@ -350,16 +349,16 @@ func TestBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		body := fmt.Sprintf(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"versioned","resourceVersion":%q},"data":{"k":"3"}}`, stale)
-		r := c.send("PUT", biCMPath+"/versioned", "application/json", body)
+		r := c.send(t, "PUT", biCMPath+"/versioned", "application/json", body)
 		st := biWantStatus(t, r, 409, metav1.StatusReasonConflict)
 		if !strings.Contains(st.Message, "the object has been modified") {
 			t.Errorf("message %q", st.Message)
 		}
 		// A patch carrying the stale resourceVersion is a conflict too.
-		r = c.send("PATCH", biCMPath+"/versioned", "application/merge-patch+json", fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"data":{"k":"4"}}`, stale))
+		r = c.send(t, "PATCH", biCMPath+"/versioned", "application/merge-patch+json", fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"data":{"k":"4"}}`, stale))
 		biWantStatus(t, r, 409, metav1.StatusReasonConflict)
 		// So is a delete with a stale precondition.
-		r = c.send("DELETE", biCMPath+"/versioned", "application/json", fmt.Sprintf(`{"preconditions":{"resourceVersion":%q}}`, stale))
+		r = c.send(t, "DELETE", biCMPath+"/versioned", "application/json", fmt.Sprintf(`{"preconditions":{"resourceVersion":%q}}`, stale))
 		biWantStatus(t, r, 409, metav1.StatusReasonConflict)
 		after, err := cms.Get(ctx, "versioned", metav1.GetOptions{})
 		if err != nil || after.Data["k"] != "2" || after.ResourceVersion != cur.ResourceVersion {
@@ -368,41 +367,41 @@ func TestBadInput(t *testing.T) {
 	})
 
 	t.Run("an update of a missing object is 404", func(t *testing.T) {
-		r := c.send("PUT", biCMPath+"/ghost", "application/json", biConfigMapJSON("ghost", ""))
+		r := c.send(t, "PUT", biCMPath+"/ghost", "application/json", biConfigMapJSON("ghost", ""))
 		biWantStatus(t, r, 404, metav1.StatusReasonNotFound)
-		r = c.send("PATCH", biCMPath+"/ghost", "application/merge-patch+json", `{"data":{"k":"v"}}`)
+		r = c.send(t, "PATCH", biCMPath+"/ghost", "application/merge-patch+json", `{"data":{"k":"v"}}`)
 		biWantStatus(t, r, 404, metav1.StatusReasonNotFound)
 		biNoConfigMap(t, srv, "default", "ghost")
 	})
 
 	t.Run("an update whose name differs from the URL is 400", func(t *testing.T) {
-		r := c.send("PUT", biCMPath+"/dup", "application/json", biConfigMapJSON("other", ""))
+		r := c.send(t, "PUT", biCMPath+"/dup", "application/json", biConfigMapJSON("other", ""))
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		biNoConfigMap(t, srv, "default", "other")
 	})
 
 	t.Run("an invalid update is 422 and leaves the object", func(t *testing.T) {
-		r := c.send("PATCH", biCMPath+"/dup", "application/merge-patch+json", `{"metadata":{"labels":{"bad key!":"v"}}}`)
+		r := c.send(t, "PATCH", biCMPath+"/dup", "application/merge-patch+json", `{"metadata":{"labels":{"bad key!":"v"}}}`)
 		st := biWantStatus(t, r, 422, metav1.StatusReasonInvalid)
 		biWantCause(t, st, metav1.CauseTypeFieldValueInvalid, "metadata.labels")
 		cm, _ := cms.Get(ctx, "dup", metav1.GetOptions{})
 		if len(cm.Labels) != 0 {
 			t.Errorf("labels written: %v", cm.Labels)
 		}
-		r = c.send("PATCH", biCMPath+"/dup", "application/merge-patch+json", `{"metadata":{"labels":`)
+		r = c.send(t, "PATCH", biCMPath+"/dup", "application/merge-patch+json", `{"metadata":{"labels":`)
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
-		r = c.send("PATCH", biCMPath+"/dup", "application/json-patch+json", `[{"op":"explode","path":"/data"}]`)
+		r = c.send(t, "PATCH", biCMPath+"/dup", "application/json-patch+json", `[{"op":"explode","path":"/data"}]`)
 		if r.code != 400 && r.code != 422 {
 			t.Errorf("bad json patch op: %d %s", r.code, r.body)
 		}
-		r = c.send("PATCH", biCMPath+"/dup", "text/plain", `{}`)
+		r = c.send(t, "PATCH", biCMPath+"/dup", "text/plain", `{}`)
 		biWantStatus(t, r, 415, metav1.StatusReasonUnsupportedMediaType)
 	})
 
 	t.Run("PUT or PATCH on a collection is 405", func(t *testing.T) {
-		r := c.send("PUT", biCMPath, "application/json", biConfigMapJSON("dup", ""))
+		r := c.send(t, "PUT", biCMPath, "application/json", biConfigMapJSON("dup", ""))
 		biWantStatus(t, r, 405, metav1.StatusReasonMethodNotAllowed)
-		r = c.send("PATCH", biCMPath, "application/merge-patch+json", `{"data":{"k":"patched"}}`)
+		r = c.send(t, "PATCH", biCMPath, "application/merge-patch+json", `{"data":{"k":"patched"}}`)
 		biWantStatus(t, r, 405, metav1.StatusReasonMethodNotAllowed)
 		if cm, _ := cms.Get(ctx, "dup", metav1.GetOptions{}); cm.Data["k"] != "v" {
 			t.Errorf("dup after collection writes: %v", cm.Data)
@@ -410,9 +409,9 @@ func TestBadInput(t *testing.T) {
 	})
 
 	t.Run("an Accept header the server cannot serve is 406", func(t *testing.T) {
-		r := c.do("GET", biCMPath+"/dup", "", nil, "Accept", "text/html")
+		r := c.do(t, "GET", biCMPath+"/dup", "", nil, "Accept", "text/html")
 		biWantStatus(t, r, 406, metav1.StatusReasonNotAcceptable)
-		r = c.do("GET", biCMPath+"/dup", "", nil, "Accept", "text/html, */*")
+		r = c.do(t, "GET", biCMPath+"/dup", "", nil, "Accept", "text/html, */*")
 		if r.code != 200 {
 			t.Errorf("Accept with */*: %d %s", r.code, r.body)
 		}
@@ -420,17 +419,17 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("a bad label selector is 400", func(t *testing.T) {
 		for _, sel := range []string{"a in (", "!!", "a=b=c", "bad key!=v"} {
-			r := c.send("GET", biCMPath+"?labelSelector="+url.QueryEscape(sel), "", "")
+			r := c.send(t, "GET", biCMPath+"?labelSelector="+url.QueryEscape(sel), "", "")
 			biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		}
 		// The message is the parser's, as upstream's, said once.
-		r0 := c.send("GET", biCMPath+"?labelSelector="+url.QueryEscape("a in ("), "", "")
+		r0 := c.send(t, "GET", biCMPath+"?labelSelector="+url.QueryEscape("a in ("), "", "")
 		if st := biWantStatus(t, r0, 400, metav1.StatusReasonBadRequest); st.Message != "unable to parse requirement: found '', expected: ',', ')' or identifier" {
 			t.Errorf("message %q", st.Message)
 		}
-		r := c.send("GET", biCMPath+"?fieldSelector="+url.QueryEscape("spec.nothing=x"), "", "")
+		r := c.send(t, "GET", biCMPath+"?fieldSelector="+url.QueryEscape("spec.nothing=x"), "", "")
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
-		r = c.send("DELETE", biCMPath+"?labelSelector="+url.QueryEscape("a in ("), "", "")
+		r = c.send(t, "DELETE", biCMPath+"?labelSelector="+url.QueryEscape("a in ("), "", "")
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		if _, err := cms.Get(ctx, "dup", metav1.GetOptions{}); err != nil {
 			t.Errorf("deletecollection with a bad selector deleted: %v", err)
@@ -439,19 +438,19 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("an unknown field is 400 with fieldValidation=Strict", func(t *testing.T) {
 		body := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"strict"},"data":{"k":"v"},"spec":{"x":1}}`
-		r := c.send("POST", biCMPath+"?fieldValidation=Strict", "application/json", body)
+		r := c.send(t, "POST", biCMPath+"?fieldValidation=Strict", "application/json", body)
 		st := biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		if !strings.Contains(st.Message, `unknown field "spec"`) {
 			t.Errorf("message %q", st.Message)
 		}
 		biNoConfigMap(t, srv, "default", "strict")
-		r = c.send("POST", biCMPath+"?fieldValidation=Strict", "application/json",
+		r = c.send(t, "POST", biCMPath+"?fieldValidation=Strict", "application/json",
 			`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"strict","name":"twice"}}`)
 		st = biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		if !strings.Contains(st.Message, `duplicate field "metadata.name"`) {
 			t.Errorf("message %q", st.Message)
 		}
-		r = c.send("POST", biCMPath+"?fieldValidation=Bogus", "application/json", biConfigMapJSON("strict", ""))
+		r = c.send(t, "POST", biCMPath+"?fieldValidation=Bogus", "application/json", biConfigMapJSON("strict", ""))
 		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
 		biNoConfigMap(t, srv, "default", "strict")
 		biNoConfigMap(t, srv, "default", "twice")
@@ -459,7 +458,7 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("an unknown field by default is 201 with a Warning", func(t *testing.T) {
 		body := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"warned","bogus":1},"data":{"k":"v"},"spec":{"x":1}}`
-		r := c.send("POST", biCMPath, "application/json", body)
+		r := c.send(t, "POST", biCMPath, "application/json", body)
 		if r.code != 201 {
 			t.Fatalf("create: %d %s", r.code, r.body)
 		}
@@ -473,7 +472,7 @@ func TestBadInput(t *testing.T) {
 		if err := json.Unmarshal(r.body, &cm); err != nil || cm.Name != "warned" || cm.Kind != "ConfigMap" || cm.Data["k"] != "v" {
 			t.Errorf("created object: %+v %v", cm, err)
 		}
-		r = c.send("POST", biCMPath+"?fieldValidation=Ignore", "application/json", strings.Replace(body, "warned", "ignored", 1))
+		r = c.send(t, "POST", biCMPath+"?fieldValidation=Ignore", "application/json", strings.Replace(body, "warned", "ignored", 1))
 		if r.code != 201 || len(r.header.Values("Warning")) != 0 {
 			t.Errorf("fieldValidation=Ignore: %d warnings %q", r.code, r.header.Values("Warning"))
 		}
@@ -481,14 +480,14 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("an unauthenticated request is 401", func(t *testing.T) {
 		anon := biNewClient(t, srv, false)
-		r := anon.send("GET", biCMPath, "", "")
+		r := anon.send(t, "GET", biCMPath, "", "")
 		biWantStatus(t, r, 401, metav1.StatusReasonUnauthorized)
-		r = anon.send("POST", biCMPath, "application/json", biConfigMapJSON("anon", ""))
+		r = anon.send(t, "POST", biCMPath, "application/json", biConfigMapJSON("anon", ""))
 		biWantStatus(t, r, 401, metav1.StatusReasonUnauthorized)
-		r = anon.do("GET", biCMPath, "", nil, "Authorization", "Bearer not-a-token")
+		r = anon.do(t, "GET", biCMPath, "", nil, "Authorization", "Bearer not-a-token")
 		biWantStatus(t, r, 401, metav1.StatusReasonUnauthorized)
 		biNoConfigMap(t, srv, "default", "anon")
-		if r := anon.send("GET", "/healthz", "", ""); r.code != 200 || string(r.body) != "ok" {
+		if r := anon.send(t, "GET", "/healthz", "", ""); r.code != 200 || string(r.body) != "ok" {
 			t.Errorf("anonymous /healthz: %d %s", r.code, r.body)
 		}
 	})
