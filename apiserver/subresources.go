@@ -147,7 +147,8 @@ func (s *server) scale(w http.ResponseWriter, r *http.Request, res *resource, ri
 				return nil, apierrors.NewConflict(res.GroupResource(), ri.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
 			}
 			if want.Spec.Replicas < 0 {
-				return nil, apierrors.NewInvalid(scaleGVK.GroupKind(), ri.Name, nil)
+				return nil, apierrors.NewInvalid(scaleGVK.GroupKind(), ri.Name, field.ErrorList{
+					field.Invalid(field.NewPath("spec", "replicas"), want.Spec.Replicas, "must be greater than or equal to 0")})
 			}
 			rep := structField(cur, "Spec").FieldByName("Replicas")
 			n := want.Spec.Replicas
