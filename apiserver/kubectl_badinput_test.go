@@ -417,6 +417,43 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 
+	t.Run("bad subresource writes are refused and leave the object", func(t *testing.T) {
+		d := `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"scaled"},"spec":{"replicas":2,"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}}}}`
+		if r := c.send(t, "POST", "/apis/apps/v1/namespaces/default/deployments", "application/json", d); r.code != 201 {
+			t.Fatalf("create deployment: %d %s", r.code, r.body)
+		}
+		scale := "/apis/apps/v1/namespaces/default/deployments/scaled/scale"
+		r := c.send(t, "PUT", scale, "application/json", `{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"scaled"},"spec":{"replicas":-1}}`)
+		st := biWantStatus(t, r, 422, metav1.StatusReasonInvalid)
+		biWantCause(t, st, metav1.CauseTypeFieldValueInvalid, "spec.replicas")
+		r = c.send(t, "PATCH", scale, "application/merge-patch+json", `{"spec":{"replicas":-5}}`)
+		biWantStatus(t, r, 422, metav1.StatusReasonInvalid)
+		r = c.send(t, "PUT", scale, "application/json", `{"apiVersion":"autoscaling/v1","kind":"Scale","spec":{"replicas":`)
+		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
+		dep, err := srv.Client.AppsV1().Deployments("default").Get(ctx, "scaled", metav1.GetOptions{})
+		if err != nil || *dep.Spec.Replicas != 2 || dep.Generation != 1 {
+			t.Errorf("after refused scales: %v %v", dep, err)
+		}
+		r = c.send(t, "GET", "/apis/apps/v1/namespaces/default/deployments/nope/scale", "", "")
+		biWantStatus(t, r, 404, metav1.StatusReasonNotFound)
+
+		p := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"unbound"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}`
+		if r := c.send(t, "POST", "/api/v1/namespaces/default/pods", "application/json", p); r.code != 201 {
+			t.Fatalf("create pod: %d %s", r.code, r.body)
+		}
+		r = c.send(t, "POST", "/api/v1/namespaces/default/pods/unbound/binding", "application/json",
+			`{"apiVersion":"v1","kind":"Binding","metadata":{"name":"unbound"},"target":{}}`)
+		biWantStatus(t, r, 422, metav1.StatusReasonInvalid)
+		r = c.send(t, "POST", "/api/v1/namespaces/default/pods/unbound/binding", "application/json", `{"kind":"Binding",`)
+		biWantStatus(t, r, 400, metav1.StatusReasonBadRequest)
+		pod, err := srv.Client.CoreV1().Pods("default").Get(ctx, "unbound", metav1.GetOptions{})
+		if err != nil || pod.Spec.NodeName != "" {
+			t.Errorf("after refused bindings: node %q err %v", pod.Spec.NodeName, err)
+		}
+		r = c.send(t, "GET", "/api/v1/namespaces/default/pods/unbound/nosuchthing", "", "")
+		biWantStatus(t, r, 404, metav1.StatusReasonNotFound)
+	})
+
 	t.Run("a bad label selector is 400", func(t *testing.T) {
 		for _, sel := range []string{"a in (", "!!", "a=b=c", "bad key!=v"} {
 			r := c.send(t, "GET", biCMPath+"?labelSelector="+url.QueryEscape(sel), "", "")
