@@ -530,7 +530,10 @@ func (s *server) createObject(ctx context.Context, res *resource, ns string, obj
 	m.SetCreationTimestamp(now)
 	m.SetDeletionTimestamp(nil)
 	m.SetDeletionGracePeriodSeconds(nil)
-	m.SetGeneration(1)
+	m.SetGeneration(0)
+	if res.Generation {
+		m.SetGeneration(1)
+	}
 	if res.Status && res.Resource != "nodes" { // a kubelet registers its node with status
 		clearField(obj, "Status")
 	}
@@ -584,9 +587,20 @@ func (s *server) update(w http.ResponseWriter, r *http.Request, res *resource, r
 		s.writeError(w, r, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
 		return
 	}
-	updated, err := s.updateObject(r.Context(), res, ri, sub, writeOpts{manager: managerName(r), dryRun: dryRun}, func(cur runtime.Object) (runtime.Object, error) {
+	wo := writeOpts{manager: managerName(r), dryRun: dryRun}
+	updated, err := s.updateObject(r.Context(), res, ri, sub, wo, func(cur runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
+	if apierrors.IsNotFound(err) && res.CreateOnUpdate && sub == "" && m.GetResourceVersion() == "" {
+		// As upstream, a PUT of a missing object of these kinds creates it.
+		created, err := s.createObject(r.Context(), res, ri.Namespace, obj, wo)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.writeResult(w, r, res, http.StatusCreated, created)
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -673,7 +687,7 @@ func (s *server) updateObject(ctx context.Context, res *resource, ri requestInfo
 			}
 		}
 		res.Strategy.Default(obj)
-		if sub == "" && specChanged(obj, cur) && hasGeneration(res) {
+		if sub == "" && res.Generation && specChanged(obj, cur) {
 			m.SetGeneration(cm.GetGeneration() + 1)
 		}
 		s.prepareForUpdate(res, obj, cur)
@@ -732,13 +746,6 @@ var errRaced = errors.New("object changed")
 type errDryRun struct{ obj runtime.Object }
 
 func (e errDryRun) Error() string { return "dry run" }
-
-// hasGeneration reports whether writes to res's spec bump
-// metadata.generation. Kinds without a spec (ConfigMap, Secret, ...) keep
-// generation 1, as upstream.
-func hasGeneration(res *resource) bool {
-	return hasField(res.New(), "Spec")
-}
 
 func (s *server) now() time.Time { return s.clock() }
 

@@ -170,6 +170,9 @@ type Server struct {
 	httpSrv *http.Server
 	done    chan error
 	cancel  context.CancelFunc
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // EtcdEndpoints returns the client URLs of the etcd this server uses.
@@ -418,8 +421,14 @@ func (s *Server) Compact(ctx context.Context) (int64, error) {
 	return rev, nil
 }
 
-// Stop stops serving and closes the data store.
+// Stop stops serving and closes the data store. Calling it again returns
+// the first call's result.
 func (s *Server) Stop() error {
+	s.stopOnce.Do(func() { s.stopErr = s.stop() })
+	return s.stopErr
+}
+
+func (s *Server) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.httpSrv.Shutdown(ctx)

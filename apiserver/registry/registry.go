@@ -38,6 +38,15 @@ type Resource struct {
 	// spec.replicas, status.replicas and spec.selector.
 	Scale bool
 
+	// Generation is true for kinds whose metadata.generation counts spec
+	// changes (1 on create, +1 per spec change), as upstream's workload and
+	// pod strategies do; other kinds leave it 0.
+	Generation bool
+	// CreateOnUpdate is true for kinds where an update (PUT) of a missing
+	// object creates it, as upstream allows for services, endpoints,
+	// events, leases, service accounts and RBAC objects.
+	CreateOnUpdate bool
+
 	// Strategy holds the kind-specific rules. Never nil for a registered
 	// resource.
 	Strategy Strategy
