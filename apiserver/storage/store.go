@@ -20,7 +20,10 @@ import (
 	"strconv"
 	"strings"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -343,6 +346,11 @@ func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
 func storageError(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return apierrors.NewTimeoutError(fmt.Sprintf("storage: %v", err), 1)
+	}
+	// An object larger than etcd takes (its request limit, or gRPC's
+	// message limit) is the client's to fix: 413, as upstream.
+	if errors.Is(err, rpctypes.ErrRequestTooLarge) || status.Code(err) == codes.ResourceExhausted {
+		return apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("the object is too large to store: %v", err))
 	}
 	return apierrors.NewInternalError(fmt.Errorf("storage: %w", err))
 }

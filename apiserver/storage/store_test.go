@@ -318,3 +318,15 @@ func TestListPaginatesAConsistentSnapshotWithRemainingCount(t *testing.T) {
 		t.Errorf("consistent list gave %d items (cache-served %v), want 26 from the cache", len(all.Items), all.Encodings != nil)
 	}
 }
+
+func TestAnObjectTooLargeForEtcdIs413AndNothingIsWritten(t *testing.T) {
+	s, _ := newStore(t, 0)
+	big := cm("ns1", "big", nil, strings.Repeat("x", 2<<20)) // over etcd's 1.5 MiB request limit
+	_, err := s.Create(context.Background(), s.Key("ns1", "big"), big)
+	if !apierrors.IsRequestEntityTooLargeError(err) {
+		t.Fatalf("create of a 2 MiB object: %v, want 413", err)
+	}
+	if _, err := s.Get(context.Background(), s.Key("ns1", "big")); !apierrors.IsNotFound(err) {
+		t.Errorf("after the refused create: %v, want NotFound", err)
+	}
+}
