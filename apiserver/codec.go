@@ -13,6 +13,8 @@ import (
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"sigs.k8s.io/yaml"
+
+	"github.com/skiffk8s/skiff/apiserver/storage"
 )
 
 // Media types the server speaks.
@@ -131,14 +133,57 @@ func encodeJSON(obj runtime.Object, gvk schema.GroupVersionKind) ([]byte, error)
 	if !obj.GetObjectKind().GroupVersionKind().Empty() || gvk.Empty() {
 		return b, nil
 	}
+	return withTypeMeta(b, gvk), nil
+}
+
+// withTypeMeta puts kind and apiVersion first into b, the JSON of an object
+// whose TypeMeta is empty.
+func withTypeMeta(b []byte, gvk schema.GroupVersionKind) []byte {
 	head := fmt.Sprintf(`{"kind":%q,"apiVersion":%q`, gvk.Kind, gvk.GroupVersion().String())
 	if len(b) <= 2 {
-		return []byte(head + "}"), nil
+		return []byte(head + "}")
 	}
 	out := make([]byte, 0, len(head)+len(b)+1)
 	out = append(out, head...)
 	out = append(out, ',')
-	return append(out, b[1:]...), nil
+	return append(out, b[1:]...)
+}
+
+// memoJSON is obj's JSON without kind and apiVersion (a list item), from
+// and into its memo.
+func memoJSON(enc *storage.Encodings, obj runtime.Object) ([]byte, error) {
+	return enc.Get("json", func() ([]byte, error) { return json.Marshal(obj) })
+}
+
+// memoProto is obj's bare protobuf (a list item), from and into its memo.
+func memoProto(enc *storage.Encodings, obj runtime.Object) ([]byte, error) {
+	return enc.Get("proto", func() ([]byte, error) {
+		pm, ok := obj.(protoMarshaler)
+		if !ok {
+			return nil, fmt.Errorf("%T cannot be encoded as protobuf", obj)
+		}
+		return pm.Marshal()
+	})
+}
+
+// encodeMemoized encodes a cached object (empty TypeMeta) as gvk through
+// its memo: the object itself is encoded once for every list and watcher.
+func (c *codecs) encodeMemoized(obj runtime.Object, enc *storage.Encodings, gvk schema.GroupVersionKind, mediaType string) ([]byte, error) {
+	switch mediaType {
+	case mediaJSON:
+		b, err := memoJSON(enc, obj)
+		if err != nil {
+			return nil, err
+		}
+		return withTypeMeta(b, gvk), nil
+	case mediaProtobuf:
+		raw, err := memoProto(enc, obj)
+		if err != nil {
+			return nil, err
+		}
+		return c.wrapProto(raw, gvk)
+	}
+	return c.encode(obj, gvk, mediaType, false)
 }
 
 type protoMarshaler interface {
@@ -157,6 +202,11 @@ func (c *codecs) encodeProto(obj runtime.Object, gvk schema.GroupVersionKind) ([
 	if gvk.Empty() {
 		gvk = obj.GetObjectKind().GroupVersionKind()
 	}
+	return c.wrapProto(raw, gvk)
+}
+
+// wrapProto puts an object's bare protobuf into upstream's envelope.
+func (c *codecs) wrapProto(raw []byte, gvk schema.GroupVersionKind) ([]byte, error) {
 	unk := &runtime.Unknown{TypeMeta: runtime.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}, Raw: raw}
 	var buf bytes.Buffer
 	if err := c.proto.Encode(unk, &buf); err != nil {

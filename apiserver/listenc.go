@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/skiffk8s/skiff/apiserver/storage"
 )
@@ -31,7 +30,7 @@ func (s *server) encodeListFast(res *resource, result *storage.ListResult, lm me
 		buf.Write(meta)
 		buf.WriteString(`,"items":[`)
 		for i, it := range result.Items {
-			b, err := result.Encodings[i].Get("json", func() ([]byte, error) { return json.Marshal(it) })
+			b, err := memoJSON(result.Encodings[i], it)
 			if err != nil {
 				return nil, err
 			}
@@ -54,13 +53,7 @@ func (s *server) encodeListFast(res *resource, result *storage.ListResult, lm me
 		raw = binary.AppendUvarint(raw, uint64(len(meta)))
 		raw = append(raw, meta...)
 		for i, it := range result.Items {
-			b, err := result.Encodings[i].Get("proto", func() ([]byte, error) {
-				pm, ok := it.(protoMarshaler)
-				if !ok {
-					return nil, fmt.Errorf("%T cannot be encoded as protobuf", it)
-				}
-				return pm.Marshal()
-			})
+			b, err := memoProto(result.Encodings[i], it)
 			if err != nil {
 				return nil, err
 			}
@@ -68,12 +61,7 @@ func (s *server) encodeListFast(res *resource, result *storage.ListResult, lm me
 			raw = binary.AppendUvarint(raw, uint64(len(b)))
 			raw = append(raw, b...)
 		}
-		unk := &runtime.Unknown{TypeMeta: runtime.TypeMeta{APIVersion: apiVersion, Kind: kind}, Raw: raw}
-		var buf bytes.Buffer
-		if err := s.codecs.proto.Encode(unk, &buf); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
+		return s.codecs.wrapProto(raw, res.GVK().GroupVersion().WithKind(kind))
 	}
 	return nil, fmt.Errorf("no fast list encoding for %s", mediaType)
 }

@@ -778,6 +778,7 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request, res *resource, ri
 		SendInitialEvents: q.Get("sendInitialEvents") == "true",
 		Bookmarks:         q.Get("allowWatchBookmarks") == "true",
 		Predicate:         pred,
+		Memoized:          true,
 	}
 	if opts.SendInitialEvents && q.Get("resourceVersionMatch") != string(metav1.ResourceVersionMatchNotOlderThan) {
 		s.writeError(w, r, apierrors.NewInvalid(schema.GroupKind{Group: "meta.k8s.io", Kind: "ListOptions"}, "", field.ErrorList{
@@ -836,6 +837,10 @@ func (s *server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 				return
 			}
 			obj, gvk := ev.Object, res.GVK()
+			var enc *storage.Encodings
+			if m, ok := obj.(*storage.Memo); ok {
+				obj, enc = m.Object, m.Enc
+			}
 			if out.as == "Table" && ev.Type != watch.Bookmark {
 				// As upstream, only the first event's table carries the
 				// column definitions.
@@ -847,6 +852,8 @@ func (s *server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 				obj, gvk = t, tableGVK
 			} else if out.as != "" && out.as != "Table" {
 				obj, gvk = partialMeta(obj), partialMetaGVK
+			} else if enc != nil && !out.pretty {
+				obj = memoized{obj, enc}
 			}
 			frame, err := s.encodeWatchEvent(ev.Type, obj, gvk, out.mediaType)
 			if err != nil {
@@ -863,8 +870,21 @@ func (s *server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 }
 
+// memoized is a cached object whose encodings are shared by every watcher.
+type memoized struct {
+	runtime.Object
+	enc *storage.Encodings
+}
+
 func (s *server) encodeWatchEvent(typ watch.EventType, obj runtime.Object, gvk schema.GroupVersionKind, mediaType string) ([]byte, error) {
-	raw, err := s.codecs.encode(obj, gvk, mediaType, false)
+	var raw []byte
+	var err error
+	if m, ok := obj.(memoized); ok {
+		obj = m.Object
+		raw, err = s.codecs.encodeMemoized(m.Object, m.enc, gvk, mediaType)
+	} else {
+		raw, err = s.codecs.encode(obj, gvk, mediaType, false)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ type event struct {
 	key  string
 	obj  runtime.Object
 	prev runtime.Object // nil for Added
+	enc  *Encodings     // obj's encodings, shared by every watcher and list
 	rev  int64
 	// progress marks a pseudo-event that only advances the revision.
 	progress bool
@@ -232,17 +233,18 @@ func (c *watchCache) apply(ev *clientv3.Event) {
 	prev, had := c.items.Get(item{key: key})
 	switch {
 	case e.typ == watch.Added && had:
-		e.typ, e.prev = watch.Modified, prev.obj
-		c.items.ReplaceOrInsert(item{key: key, obj: e.obj, enc: &Encodings{}})
+		e.typ, e.prev, e.enc = watch.Modified, prev.obj, &Encodings{}
+		c.items.ReplaceOrInsert(item{key: key, obj: e.obj, enc: e.enc})
 	case e.typ == watch.Added:
-		c.items.ReplaceOrInsert(item{key: key, obj: e.obj, enc: &Encodings{}})
+		e.enc = &Encodings{}
+		c.items.ReplaceOrInsert(item{key: key, obj: e.obj, enc: e.enc})
 	case had: // deleted
 		c.items.Delete(item{key: key})
 		last := prev.obj.DeepCopyObject()
 		if m, err := meta.Accessor(last); err == nil {
 			m.SetResourceVersion(fmt.Sprint(rev))
 		}
-		e.obj, e.prev = last, prev.obj
+		e.obj, e.prev, e.enc = last, prev.obj, &Encodings{}
 	default:
 		// Deleted a key we never saw: nothing to tell anyone.
 		c.rev = rev

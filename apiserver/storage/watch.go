@@ -29,6 +29,17 @@ type WatchOptions struct {
 	// Predicate, when not nil, keeps only matching objects; objects that
 	// stop matching are delivered as Deleted, that start matching as Added.
 	Predicate func(runtime.Object) bool
+	// Memoized delivers each object as a *Memo carrying the encodings
+	// memo it shares with every other watcher, so an event is encoded once
+	// however many watch it.
+	Memoized bool
+}
+
+// Memo is a watch event's object with its shared encodings memo (see
+// WatchOptions.Memoized). The object must not be mutated.
+type Memo struct {
+	runtime.Object
+	Enc *Encodings
 }
 
 // InitialEventsEndAnnotation marks the bookmark that ends the initial events
@@ -84,7 +95,7 @@ func (s *Store) Watch(ctx context.Context, prefix string, opts WatchOptions) (wa
 			if !strings.HasPrefix(it.key, prefix) {
 				return false
 			}
-			initial = append(initial, event{typ: watch.Added, key: it.key, obj: it.obj})
+			initial = append(initial, event{typ: watch.Added, key: it.key, obj: it.obj, enc: it.enc})
 			return true
 		})
 		w.lastRev = c.rev
@@ -213,13 +224,21 @@ func (w *cacheWatcher) send(ctx context.Context, e event) bool {
 		}
 	}
 	select {
-	case w.result <- watch.Event{Type: typ, Object: e.obj}:
+	case w.result <- watch.Event{Type: typ, Object: w.deliver(e)}:
 		return true
 	case <-ctx.Done():
 		return false
 	case <-w.done:
 		return false
 	}
+}
+
+// deliver is the object of e as the watcher's client gets it.
+func (w *cacheWatcher) deliver(e event) runtime.Object {
+	if w.opts.Memoized && e.enc != nil {
+		return &Memo{Object: e.obj, Enc: e.enc}
+	}
+	return e.obj
 }
 
 func (w *cacheWatcher) sendBookmark(ctx context.Context, initialEnd bool) bool {
