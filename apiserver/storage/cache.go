@@ -37,27 +37,33 @@ type item struct {
 }
 
 // Encodings memoizes the wire encodings of one cached object version, so
-// that a list of 10,000 objects costs 10,000 copies, not 10,000 encodings.
+// that a list of 10,000 objects costs 10,000 copies, not 10,000 encodings,
+// and a watch event is encoded once for all its watchers.
 type Encodings struct {
-	mu sync.Mutex
-	m  map[string][]byte // guarded by mu; by format name
+	mu    sync.Mutex
+	json  []byte // guarded by mu
+	proto []byte // guarded by mu
 }
 
-// Get returns the encoding of format, computing it with f the first time.
+// Get returns the encoding of format ("json" or "proto"), computing it with
+// f the first time.
 func (e *Encodings) Get(format string, f func() ([]byte, error)) ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if b, ok := e.m[format]; ok {
-		return b, nil
+	slot := &e.json
+	if format == "proto" {
+		slot = &e.proto
+	} else if format != "json" {
+		return f() // not memoized
+	}
+	if *slot != nil {
+		return *slot, nil
 	}
 	b, err := f()
 	if err != nil {
 		return nil, err
 	}
-	if e.m == nil {
-		e.m = map[string][]byte{}
-	}
-	e.m[format] = b
+	*slot = b
 	return b, nil
 }
 
