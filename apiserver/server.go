@@ -513,7 +513,7 @@ func newServer(cfg Config, client *clientv3.Client, svcIPs *serviceIPs, scheme *
 		if r.Group == "events.k8s.io" && r.Resource == "events" {
 			prefix = "/registry/events" // one resource in two groups
 			stored = &storage.StoredForm{GVK: corev1.SchemeGroupVersion.WithKind("Event"), New: func() k8sruntime.Object { return &corev1.Event{} },
-				ToStorage: eventToCore, FromStorage: eventFromCore}
+				ToStorage: registry.EventToCore, FromStorage: registry.EventFromCore}
 		}
 		res := &resource{resourceDef: r, store: storage.New(storage.Config{
 			Client: client, Prefix: prefix, Resource: gr, GVK: r.GVK(), Scheme: scheme, New: r.New,

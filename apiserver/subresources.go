@@ -26,7 +26,8 @@ var scaleGVK = schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind
 func (s *server) serveSubresource(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
 	sub := ri.Subresource
 	switch {
-	case sub == "status" && res.Status:
+	case (sub == "status" && res.Status) || (sub == "approval" && res.Resource == "certificatesigningrequests"):
+		// A CSR's approval, like status, changes only status (conditions).
 		switch ri.Verb {
 		case "get":
 			s.get(w, r, res, ri)
@@ -36,15 +37,6 @@ func (s *server) serveSubresource(w http.ResponseWriter, r *http.Request, res *r
 			s.patch(w, r, res, ri, "status")
 		default:
 			s.writeError(w, r, apierrors.NewMethodNotSupported(res.GroupResource(), ri.Verb))
-		}
-	case sub == "approval" && res.Resource == "certificatesigningrequests" && (ri.Verb == "update" || ri.Verb == "patch" || ri.Verb == "get"):
-		switch ri.Verb {
-		case "get":
-			s.get(w, r, res, ri)
-		case "update":
-			s.update(w, r, res, ri, "status")
-		case "patch":
-			s.patch(w, r, res, ri, "status")
 		}
 	case sub == "scale" && res.Scale:
 		s.scale(w, r, res, ri)

@@ -1,6 +1,8 @@
 package printers
 
 import (
+	"github.com/skiffk8s/skiff/apiserver/registry"
+
 	"fmt"
 	"strings"
 	"time"
@@ -67,24 +69,6 @@ func eventSource(s corev1.EventSource, controller, instance string) string {
 // eventsV1Row prints an events.k8s.io/v1 Event through its core/v1 form,
 // mapped field by field as upstream's conversion does.
 func eventsV1Row(e *eventsv1.Event, now time.Time) metav1.TableRow {
-	core := &corev1.Event{
-		ObjectMeta:          e.ObjectMeta,
-		InvolvedObject:      e.Regarding,
-		Reason:              e.Reason,
-		Message:             e.Note,
-		Type:                e.Type,
-		Source:              e.DeprecatedSource,
-		FirstTimestamp:      e.DeprecatedFirstTimestamp,
-		LastTimestamp:       e.DeprecatedLastTimestamp,
-		Count:               e.DeprecatedCount,
-		EventTime:           e.EventTime,
-		Action:              e.Action,
-		Related:             e.Related,
-		ReportingController: e.ReportingController,
-		ReportingInstance:   e.ReportingInstance,
-	}
-	if e.Series != nil {
-		core.Series = &corev1.EventSeries{Count: e.Series.Count, LastObservedTime: e.Series.LastObservedTime}
-	}
+	core := registry.EventToCore(e).(*corev1.Event)
 	return coreEventRow(core, now)
 }

@@ -1,4 +1,4 @@
-package apiserver
+package registry
 
 import (
 	corev1 "k8s.io/api/core/v1"
@@ -10,8 +10,8 @@ import (
 // stored, and events.k8s.io/v1 Event is a view of it, converted field by
 // field both ways.
 
-// eventToCore converts an events.k8s.io/v1 Event to its stored core/v1 form.
-func eventToCore(obj runtime.Object) runtime.Object {
+// EventToCore converts an events.k8s.io/v1 Event to its stored core/v1 form.
+func EventToCore(obj runtime.Object) runtime.Object {
 	e := obj.(*eventsv1.Event)
 	out := &corev1.Event{
 		ObjectMeta:          e.ObjectMeta,
@@ -35,8 +35,8 @@ func eventToCore(obj runtime.Object) runtime.Object {
 	return out
 }
 
-// eventFromCore converts a stored core/v1 Event to events.k8s.io/v1.
-func eventFromCore(obj runtime.Object) runtime.Object {
+// EventFromCore converts a stored core/v1 Event to events.k8s.io/v1.
+func EventFromCore(obj runtime.Object) runtime.Object {
 	e := obj.(*corev1.Event)
 	out := &eventsv1.Event{
 		ObjectMeta:               e.ObjectMeta,
