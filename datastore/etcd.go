@@ -222,6 +222,12 @@ func embedConfig(cfg Config, name string, logger *slog.Logger) (*embed.Config, e
 	// History is compacted by the API server's compactor (RunCompactor).
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
 	ec.AutoCompactionRetention = "0"
+	// Raft keeps every entry since the last snapshot in memory (10,000 by
+	// default, each a whole write). A lone member has no follower to catch
+	// up, so snapshot sooner and keep fewer: about 5 MiB less with 10,000
+	// objects written.
+	ec.SnapshotCount = 2000
+	ec.SnapshotCatchUpEntries = 1000
 	ec.LogLevel = "warn"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newZapLogger(logger, zapcore.WarnLevel))
 	return ec, nil
