@@ -47,6 +47,12 @@ type Runtime interface {
 	// contain all of selector (nil: all).
 	ListContainers(ctx context.Context, selector map[string]string) ([]ContainerStatus, error)
 
+	// Exec runs cmd in a running container (exec probes, and later
+	// `kubectl exec`) and returns its exit code and combined output
+	// (truncated to 10 KiB). A timeout kills the process and returns an
+	// error wrapping context.DeadlineExceeded.
+	Exec(ctx context.Context, id string, cmd []string, timeout time.Duration) (exitCode int, output []byte, err error)
+
 	// Version names the runtime and its version, e.g. "containerd", "1.6.20".
 	Version(ctx context.Context) (name, version string, err error)
 }
