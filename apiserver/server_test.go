@@ -3,6 +3,7 @@ package apiserver_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -11,7 +12,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
@@ -231,5 +235,63 @@ func TestEventsAreOneResourceInTwoGroups(t *testing.T) {
 	back, err := srv.Client.EventsV1().Events("default").Get(ctx, "e1", metav1.GetOptions{})
 	if err != nil || back.Note != "updated through core/v1" || back.Regarding.Name != "p1" {
 		t.Errorf("events.k8s.io view after a core update: %v %+v", err, back)
+	}
+}
+
+func TestEvictionObeysThePodDisruptionBudget(t *testing.T) {
+	srv := apitest.Start(t)
+	ctx := t.Context()
+	cs := srv.Client
+	runningPod := func(name string) {
+		t.Helper()
+		p, err := cs.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": "web"}},
+			Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Status.Phase = corev1.PodRunning
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+		if _, err := cs.CoreV1().Pods("default").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runningPod("web-1")
+	runningPod("web-2")
+	one := intstr.FromInt32(1)
+	pdb, err := cs.PolicyV1().PodDisruptionBudgets("default").Create(ctx, &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec:       policyv1.PodDisruptionBudgetSpec{MinAvailable: &one, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evict := func(name string) error {
+		return cs.PolicyV1().Evictions("default").Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}})
+	}
+	// The disruption controller has not looked at the budget yet.
+	if err := evict("web-1"); !apierrors.IsTooManyRequests(err) {
+		t.Fatalf("eviction under an unprocessed budget: %v, want 429", err)
+	}
+	pdb.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: pdb.Generation, DisruptionsAllowed: 1, CurrentHealthy: 2, DesiredHealthy: 1, ExpectedPods: 2}
+	if _, err := cs.PolicyV1().PodDisruptionBudgets("default").UpdateStatus(ctx, pdb, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := evict("web-1"); err != nil {
+		t.Fatalf("eviction the budget allows: %v", err)
+	}
+	after, err := cs.PolicyV1().PodDisruptionBudgets("default").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || after.Status.DisruptionsAllowed != 0 || after.Status.DisruptedPods["web-1"].Time.IsZero() {
+		t.Fatalf("budget after one eviction: %v %+v", err, after.Status)
+	}
+	err = evict("web-2")
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) || st.Status().Code != http.StatusTooManyRequests || st.Status().Details == nil ||
+		len(st.Status().Details.Causes) != 1 || st.Status().Details.Causes[0].Type != policyv1.DisruptionBudgetCause {
+		t.Fatalf("eviction past the budget: %v, want 429 with a DisruptionBudget cause", err)
+	}
+	if _, err := cs.CoreV1().Pods("default").Get(ctx, "web-2", metav1.GetOptions{}); err != nil {
+		t.Errorf("the refused eviction touched web-2: %v", err)
 	}
 }

@@ -226,6 +226,10 @@ func (s *server) evict(w http.ResponseWriter, r *http.Request, res *resource, ri
 	if opts == nil {
 		opts = &metav1.DeleteOptions{}
 	}
+	if err := s.admitEviction(r.Context(), res, ri, len(opts.DryRun) > 0); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if _, _, err := s.deleteObject(r.Context(), res, ri.Namespace, ri.Name, opts); err != nil {
 		s.writeError(w, r, err)
 		return

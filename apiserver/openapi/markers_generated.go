@@ -32,6 +32,7 @@ var fieldMarkers = map[string]map[string]bool{
 	"io.k8s.api.core.v1.TypedLocalObjectReference":               {"apiGroup": false},
 	"io.k8s.api.core.v1.TypedObjectReference":                    {"apiGroup": false},
 	"io.k8s.api.discovery.v1.EndpointSlice":                      {"endpoints": false, "ports": false},
+	"io.k8s.api.policy.v1.PodDisruptionBudgetStatus":             {"currentHealthy": false, "desiredHealthy": false, "disruptionsAllowed": false, "expectedPods": false},
 	"io.k8s.api.rbac.v1.ClusterRole":                             {"rules": false},
 	"io.k8s.api.rbac.v1.Role":                                    {"rules": false},
 	"io.k8s.api.rbac.v1.RoleRef":                                 {"apiGroup": false},

@@ -72,6 +72,10 @@ func printerFor(gr schema.GroupResource) printer {
 		if gr.Resource == "leases" {
 			return printer{leaseColumns, typed(leaseRow)}
 		}
+	case "policy":
+		if gr.Resource == "poddisruptionbudgets" {
+			return printer{podDisruptionBudgetColumns, typed(podDisruptionBudgetRow)}
+		}
 	case "scheduling.k8s.io":
 		if gr.Resource == "priorityclasses" {
 			return printer{priorityClassColumns, typed(priorityClassRow)}

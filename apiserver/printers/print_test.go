@@ -43,6 +43,7 @@ func TestEveryServedResourcePrintsUpstreamColumns(t *testing.T) {
 		"jobs.batch":                             {"Name|Status|Completions|Duration|Age", "Containers|Images|Selector"},
 		"cronjobs.batch":                         {"Name|Schedule|Timezone|Suspend|Active|Last Schedule|Age", "Containers|Images|Selector"},
 		"priorityclasses.scheduling.k8s.io":      {"Name|Value|Global-Default|Age|PreemptionPolicy", ""},
+		"poddisruptionbudgets.policy":            {"Name|Min Available|Max Unavailable|Allowed Disruptions|Age", ""},
 		"roles.rbac.authorization.k8s.io":        {"Name|Created At", ""},
 		"rolebindings.rbac.authorization.k8s.io": {"Name|Role|Age", "Users|Groups|ServiceAccounts"},
 		"clusterroles.rbac.authorization.k8s.io": {"Name|Created At", ""},
