@@ -63,6 +63,12 @@ type Config struct {
 	// ClusterCIDR is the whole pod network (default 10.244.0.0/16):
 	// traffic from pods to addresses outside it is masqueraded.
 	ClusterCIDR *net.IPNet
-	// MTU of the bridge and veths; 0 means the default route's link MTU.
+	// MTU of the bridge and veths; 0 means the default route's link MTU
+	// (1500 without a default route).
 	MTU int
+	// HostNetNS is the path of the network namespace that holds the
+	// node's network (bridge, veths, routes, iptables); empty means the
+	// kubelet's own. Tests and lab hosts point it at a namespace they
+	// created.
+	HostNetNS string
 }
