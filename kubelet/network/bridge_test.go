@@ -560,3 +560,100 @@ func TestPodsOnTwoNodesTalkThroughHostGatewayRoutes(t *testing.T) {
 		t.Fatalf("pod on node 2 → pod on node 1: %q, %v", s, err)
 	}
 }
+
+func TestConcurrentSetupsGetDistinctAddresses(t *testing.T) {
+	requireRoot(t)
+	host := newTestHost(t)
+	m := newTestManager(t, host, "")
+	if err := m.SetPodCIDR(mustCIDR(t, "10.244.1.0/24")); err != nil {
+		t.Fatal(err)
+	}
+	const n = 30
+	atts := make([]Attachment, n)
+	errs := make([]error, n)
+	took := make([]time.Duration, n)
+	done := make(chan int)
+	for i := 0; i < n; i++ {
+		go func() {
+			start := time.Now()
+			// Every pod twice at once: the second call must return the same.
+			atts[i], errs[i] = m.SetupPod(context.Background(), PodRef{UID: fmt.Sprintf("uid-%d", i)})
+			took[i] = time.Since(start)
+			done <- i
+		}()
+	}
+	again := make([]Attachment, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			a, err := m.SetupPod(context.Background(), PodRef{UID: fmt.Sprintf("uid-%d", i)})
+			if err != nil {
+				t.Errorf("concurrent second setup of pod %d: %v", i, err)
+			}
+			again[i] = a
+			done <- i
+		}()
+	}
+	for i := 0; i < 2*n; i++ {
+		<-done
+	}
+	seen := map[string]int{}
+	var max time.Duration
+	for i := 0; i < n; i++ {
+		if errs[i] != nil {
+			t.Fatalf("pod %d: %v", i, errs[i])
+		}
+		if j, dup := seen[atts[i].IP.String()]; dup {
+			t.Fatalf("pods %d and %d both got %v", i, j, atts[i].IP)
+		}
+		seen[atts[i].IP.String()] = i
+		if !again[i].IP.Equal(atts[i].IP) {
+			t.Errorf("pod %d: concurrent setups returned %v and %v", i, atts[i].IP, again[i].IP)
+		}
+		max = maxDur(max, took[i])
+	}
+	t.Logf("%d concurrent pod setups, slowest %v", n, max)
+	if leases, _ := m.ipam.leases(); len(leases) != n {
+		t.Fatalf("%d leases for %d pods", len(leases), n)
+	}
+}
+
+func maxDur(a, b time.Duration) time.Duration {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func TestSetupRepairsAPartialSetupKeepingTheAddress(t *testing.T) {
+	requireRoot(t)
+	host := newTestHost(t)
+	m := newTestManager(t, host, "")
+	if err := m.SetPodCIDR(mustCIDR(t, "10.244.1.0/24")); err != nil {
+		t.Fatal(err)
+	}
+	a := setup(t, m, "uid-a")
+	b := setup(t, m, "uid-b")
+	// A crash or an operator removed pod A's veth (and so its eth0).
+	v, err := host.h.LinkByName(HostVethName("uid-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := host.h.LinkDel(v); err != nil {
+		t.Fatal(err)
+	}
+	// A pin left behind without a mount (crash between create and mount).
+	if err := os.WriteFile(m.NetNSPath("uid-c"), nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	got := setup(t, m, "uid-a")
+	if !got.IP.Equal(a.IP) {
+		t.Fatalf("repaired pod A got %v, want its lease %v", got.IP, a.IP)
+	}
+	c := setup(t, m, "uid-c")
+	listenIn(t, got.NetNSPath, net.JoinHostPort(got.IP.String(), "80"), "repaired")
+	for _, from := range []Attachment{b, c} {
+		if s, err := dialFrom(from.NetNSPath, net.JoinHostPort(got.IP.String(), "80")); err != nil || s != "repaired" {
+			t.Fatalf("%v → repaired pod A: %q, %v", from.IP, s, err)
+		}
+	}
+}
