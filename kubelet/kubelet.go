@@ -1,0 +1,244 @@
+// Package kubelet is Skiff's node agent: it registers its Node, keeps a
+// Lease and the node status fresh, and turns the pods bound to the node into
+// containers through a runtime.Runtime, networked by a network.Manager.
+//
+// The shape follows the rest of Skiff: informers feed one worker per pod;
+// each worker reads the pod and the runtime's view of its containers, asks
+// the pure computePodActions what to do, carries the actions out (network,
+// pulls, create/start/stop), and writes the status computePodStatus derives,
+// only when it changed. Decisions take the clock as an argument; the
+// executor is thin. Everything the kubelet needs to recover after a restart
+// lives on the containers' labels (see the Label* keys).
+package kubelet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/skiffk8s/skiff/kubelet/network"
+	"github.com/skiffk8s/skiff/runtime"
+)
+
+// PodInfo is what a ContainerConfigFunc knows about the pod around the
+// container it builds.
+type PodInfo struct {
+	// NetNSPath is the pod's network namespace ("" for hostNetwork pods).
+	NetNSPath string
+	PodIP     net.IP
+	HostIP    net.IP
+	NodeName  string
+	// RestartCount is the restart index of the container being created
+	// (0 for the first instance).
+	RestartCount int
+	// LogPath is /var/log/pods/<ns>_<pod>_<uid>/<container>/<restart>.log.
+	LogPath string
+	// CgroupParent is the pod's cgroup, e.g. /kubepods/burstable/pod<uid>.
+	CgroupParent string
+	QOSClass     corev1.PodQOSClass
+	// PodDir is the pod's directory under the kubelet's root dir
+	// (<root>/pods/<uid>) for volumes.
+	PodDir string
+	// Image is the pulled image (its config gives defaults).
+	Image runtime.Image
+}
+
+// ContainerConfigFunc builds the runtime configuration of one container:
+// command, env, mounts, resources, security. The kubelet then sets Name,
+// Image and its own Labels (labels the func set are kept), and fills
+// NetNSPath, LogPath and CgroupParent from PodInfo when they are empty.
+type ContainerConfigFunc func(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podInfo PodInfo) (runtime.ContainerConfig, error)
+
+// ReadinessSource reports container readiness (from readiness probes).
+// Methods are safe for concurrent use.
+type ReadinessSource interface {
+	// Ready reports whether the running container containerID of the pod
+	// is ready. Containers without a readiness probe are ready when running.
+	Ready(pod *corev1.Pod, containerName, containerID string) bool
+}
+
+// AlwaysReady is the default ReadinessSource: a running container is ready.
+type AlwaysReady struct{}
+
+// Ready implements ReadinessSource.
+func (AlwaysReady) Ready(*corev1.Pod, string, string) bool { return true }
+
+// Config configures a kubelet.
+type Config struct {
+	// NodeName is the Node's name (default: the host name).
+	NodeName string
+	// NodeIP is the node's InternalIP address.
+	NodeIP net.IP
+	// PodCIDR is used when the Node has no spec.podCIDR yet ("" none).
+	PodCIDR string
+	// RootDir holds the kubelet's state (pods/<uid> directories); its
+	// file system's size is the node's ephemeral-storage capacity.
+	RootDir string
+	// PodLogsDir is where container logs go (default /var/log/pods).
+	PodLogsDir string
+	// Labels and Taints are added to the Node.
+	Labels map[string]string
+	Taints []corev1.Taint
+	// SystemReservedCPU and SystemReservedMemory are subtracted from
+	// capacity to give allocatable.
+	SystemReservedCPU    resource.Quantity
+	SystemReservedMemory resource.Quantity
+	// MaxPods is the node's pod capacity (default 110).
+	MaxPods int
+
+	// Clock drives every timer and every decision (default: real clock).
+	Clock clock.WithTicker
+	// Logger (default: discard).
+	Logger *slog.Logger
+
+	Client  kubernetes.Interface
+	Runtime runtime.Runtime
+	Network network.Manager
+	// ContainerConfig builds containers' runtime configs (default:
+	// BasicContainerConfig: command, args, literal env, workingDir).
+	ContainerConfig ContainerConfigFunc
+	// Readiness reports container readiness (default AlwaysReady).
+	Readiness ReadinessSource
+
+	// LeaseDuration is the Lease's leaseDurationSeconds (default 40s) and
+	// LeaseRenewInterval how often it is renewed (default 10s).
+	LeaseDuration      time.Duration
+	LeaseRenewInterval time.Duration
+	// NodeStatusUpdateInterval is how often node status is computed and
+	// patched when it changed (default 10s); NodeStatusReportInterval is
+	// the longest time between two patches (default 5m).
+	NodeStatusUpdateInterval time.Duration
+	NodeStatusReportInterval time.Duration
+	// RelistInterval is how often the runtime's containers are listed to
+	// notice exits (default 1s); PodResyncInterval how often each pod is
+	// synced anyway (default 10s).
+	RelistInterval    time.Duration
+	PodResyncInterval time.Duration
+
+	// machine overrides the measured machine (tests).
+	machine *Machine
+}
+
+func (c *Config) setDefaults() error {
+	if c.Client == nil || c.Runtime == nil || c.Network == nil {
+		return errors.New("kubelet: Client, Runtime and Network are required")
+	}
+	if c.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("kubelet: node name: %w", err)
+		}
+		c.NodeName = h
+	}
+	if c.RootDir == "" {
+		c.RootDir = "/var/lib/skiff/kubelet"
+	}
+	if c.PodLogsDir == "" {
+		c.PodLogsDir = "/var/log/pods"
+	}
+	if c.MaxPods == 0 {
+		c.MaxPods = 110
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ContainerConfig == nil {
+		c.ContainerConfig = BasicContainerConfig
+	}
+	if c.Readiness == nil {
+		c.Readiness = AlwaysReady{}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.LeaseDuration, 40*time.Second)
+	def(&c.LeaseRenewInterval, 10*time.Second)
+	def(&c.NodeStatusUpdateInterval, 10*time.Second)
+	def(&c.NodeStatusReportInterval, 5*time.Minute)
+	def(&c.RelistInterval, time.Second)
+	def(&c.PodResyncInterval, 10*time.Second)
+	return nil
+}
+
+// BasicContainerConfig is the default ContainerConfigFunc: command, args,
+// literal env values and workingDir; no volumes, resources or security.
+func BasicContainerConfig(_ context.Context, _ *corev1.Pod, c *corev1.Container, info PodInfo) (runtime.ContainerConfig, error) {
+	cfg := runtime.ContainerConfig{
+		Command:    c.Command,
+		Args:       c.Args,
+		WorkingDir: c.WorkingDir,
+		TTY:        c.TTY,
+		Stdin:      c.Stdin,
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
+			cfg.Env = append(cfg.Env, e.Name+"="+e.Value)
+		}
+	}
+	return cfg, nil
+}
+
+// Run runs the kubelet until ctx is done.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.setDefaults(); err != nil {
+		return err
+	}
+	k := newKubelet(cfg)
+	return k.run(ctx)
+}
+
+// kubelet is one running kubelet.
+type kubelet struct {
+	cfg     Config
+	log     *slog.Logger
+	clock   clock.WithTicker
+	machine Machine
+
+	mu sync.Mutex
+	// allocatable of the node, set at registration; guarded by mu.
+	allocatable corev1.ResourceList
+	// admitted pods (uid), guarded by mu.
+	admitted map[types.UID]bool
+	// podCIDR set on the network, guarded by mu.
+	podCIDR string
+	// hostIP is the node's InternalIP.
+	hostIP net.IP
+	// workers by pod UID, guarded by mu; stopping, guarded by mu, is set
+	// when no new workers may start.
+	workers  map[types.UID]*podWorker
+	stopping bool
+	wg       sync.WaitGroup
+
+	podLister  corelisters.PodLister
+	nodeLister corelisters.NodeLister
+	recorder   record.EventRecorder
+}
+
+func newKubelet(cfg Config) *kubelet {
+	return &kubelet{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		clock:    cfg.Clock,
+		admitted: map[types.UID]bool{},
+		workers:  map[types.UID]*podWorker{},
+		hostIP:   cfg.NodeIP,
+	}
+}
