@@ -115,8 +115,10 @@ func (b *Bridge) Close() error {
 }
 
 // SetPodCIDR makes the bridge exist and be up with the gateway address
-// (first address of cidr) and the MTU, enables ip_forward and writes the
-// masquerade and forward rules. It is idempotent; a different cidr
+// (first address of cidr) and the MTU, enables ip_forward (and
+// bridge-nf-call-iptables where br_netfilter is loaded, for Services whose
+// endpoint shares the client's bridge) and writes the masquerade and
+// forward rules. It is idempotent; a different cidr
 // re-addresses the bridge (pods keep their old leases until set up again).
 func (b *Bridge) SetPodCIDR(cidr *net.IPNet) error {
 	if cidr == nil {
@@ -159,6 +161,9 @@ func (b *Bridge) SetPodCIDR(cidr *net.IPNet) error {
 	}
 	err = inNetNS(b.hostNS, func() error {
 		if err := enableIPForward(); err != nil {
+			return err
+		}
+		if _, err := enableBridgeNetfilter(); err != nil {
 			return err
 		}
 		return ensureIPTables(b.ipt, b.cfg.ClusterCIDR.String(), b.cfg.BridgeName)
@@ -328,6 +333,8 @@ func (b *Bridge) create(uid, path string, ip net.IP, cidr *net.IPNet, gw net.IP,
 			return fmt.Errorf("delete stale veth %s: %w", hostName, err)
 		}
 	}
+	// Hairpin mode lets a pod reach itself through a Service (DNAT back to
+	// the port the packet came in on).
 	veth := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: hostName, MTU: mtu, MasterIndex: br.Attrs().Index},
 		PeerName:      podIfName,
@@ -340,6 +347,9 @@ func (b *Bridge) create(uid, path string, ip net.IP, cidr *net.IPNet, gw net.IP,
 	hl, err := b.host.LinkByName(hostName)
 	if err != nil {
 		return fmt.Errorf("look up veth %s: %w", hostName, err)
+	}
+	if err := b.host.LinkSetHairpin(hl, true); err != nil {
+		return fmt.Errorf("set hairpin mode on veth %s: %w", hostName, err)
 	}
 	if err := b.host.LinkSetUp(hl); err != nil {
 		return fmt.Errorf("set veth %s up: %w", hostName, err)
@@ -417,6 +427,9 @@ func (b *Bridge) reassert(podNS netns.NsHandle, uid string, ip net.IP, cidr *net
 	if hl.Attrs().MasterIndex != br.Attrs().Index {
 		if err := b.host.LinkSetMaster(hl, br); err != nil {
 			return fmt.Errorf("attach veth %s to bridge: %w", hostName, err)
+		}
+		if err := b.host.LinkSetHairpin(hl, true); err != nil {
+			return fmt.Errorf("set hairpin mode on veth %s: %w", hostName, err)
 		}
 	}
 	if err := b.host.LinkSetUp(hl); err != nil {

@@ -214,6 +214,9 @@ func TestTwoPodsGetDifferentAddressesAndTalkToEachOtherAndTheGateway(t *testing.
 		if v.Attrs().MasterIndex != br.Attrs().Index || v.Attrs().Flags&net.FlagUp == 0 {
 			t.Fatalf("veth %s: master %d (bridge %d), flags %v", v.Attrs().Name, v.Attrs().MasterIndex, br.Attrs().Index, v.Attrs().Flags)
 		}
+		if pi, err := host.h.LinkGetProtinfo(v); err != nil || !pi.Hairpin {
+			t.Errorf("veth %s: hairpin mode off (%+v, %v)", v.Attrs().Name, pi, err)
+		}
 	}
 	// The pod side, as `ip` shows it.
 	out := nsenter(t, a.NetNSPath, "ip", "-4", "addr", "show", "eth0")
@@ -420,6 +423,13 @@ func TestSetPodCIDRWritesForwardingAndMasqueradeOnceAndCleanupRemovesThem(t *tes
 	}
 	if got := strings.TrimSpace(nsenter(t, host.path, "cat", "/proc/sys/net/ipv4/ip_forward")); got != "1" {
 		t.Fatalf("ip_forward in the node namespace = %q", got)
+	}
+	if _, err := os.Stat(bridgeNFCallIPTables); err == nil {
+		if got := strings.TrimSpace(nsenter(t, host.path, "cat", bridgeNFCallIPTables)); got != "1" {
+			t.Errorf("bridge-nf-call-iptables in the node namespace = %q", got)
+		}
+	} else {
+		t.Log("br_netfilter not loaded: bridge-nf-call-iptables not checked")
 	}
 	nat := nsenter(t, host.path, "iptables", "-w", "-t", "nat", "-S")
 	for _, want := range []string{

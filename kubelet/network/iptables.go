@@ -116,3 +116,29 @@ func enableIPForward() error {
 	}
 	return nil
 }
+
+// bridgeNFCallIPTables is the sysctl that makes bridged traffic (pod to pod
+// on one node) traverse iptables, so a Service's DNAT is undone on the
+// reply of an endpoint on the same bridge (br_netfilter).
+const bridgeNFCallIPTables = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+
+// enableBridgeNetfilter sets bridge-nf-call-iptables=1 in the calling
+// thread's namespace (run it inNetNS). Without the br_netfilter module the
+// sysctl does not exist: ok is false and nothing is changed (the package
+// loads the module at boot; the kubelet does not load kernel modules).
+func enableBridgeNetfilter() (ok bool, err error) {
+	b, err := os.ReadFile(bridgeNFCallIPTables)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("read bridge-nf-call-iptables: %w", err)
+	}
+	if len(b) > 0 && b[0] == '1' {
+		return true, nil
+	}
+	if err := os.WriteFile(bridgeNFCallIPTables, []byte("1\n"), 0o644); err != nil {
+		return false, fmt.Errorf("enable bridge-nf-call-iptables: %w", err)
+	}
+	return true, nil
+}
