@@ -1,0 +1,173 @@
+package prober
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// userAgent is what upstream's kubelet sends ("kube-probe/<major.minor>").
+const userAgent = "kube-probe/1.37"
+
+// maxRespBody is how much of an HTTP probe's body is read.
+const maxRespBody = 10 * 1024
+
+// runProbe runs one attempt of p against the container and returns its
+// raw outcome and, for a failure, the message upstream would report.
+func (m *Manager) runProbe(ctx context.Context, p *corev1.Probe, c *corev1.Container, podIP, containerID string) (Result, string) {
+	timeout := time.Duration(p.TimeoutSeconds) * time.Second
+	switch {
+	case p.Exec != nil:
+		return m.execProbe(ctx, containerID, p.Exec.Command, timeout)
+	case p.HTTPGet != nil:
+		return m.http.probe(ctx, p.HTTPGet, c, podIP, timeout)
+	case p.TCPSocket != nil:
+		host := p.TCPSocket.Host
+		if host == "" {
+			host = podIP
+		}
+		port, err := resolvePort(p.TCPSocket.Port, c)
+		if err != nil {
+			return Failure, err.Error()
+		}
+		return tcpProbe(ctx, host, port, timeout)
+	}
+	return Unknown, "missing probe handler"
+}
+
+func (m *Manager) execProbe(ctx context.Context, id string, cmd []string, timeout time.Duration) (Result, string) {
+	if m.exec == nil {
+		return Failure, "exec probes are not available"
+	}
+	code, out, err := m.exec(ctx, id, cmd, timeout)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return Failure, fmt.Sprintf("command %q timed out", strings.Join(cmd, " "))
+		}
+		return Failure, err.Error()
+	}
+	if code != 0 {
+		return Failure, string(out)
+	}
+	return Success, ""
+}
+
+// resolvePort turns a probe's port (number or the name of a container
+// port) into a number.
+func resolvePort(p intstr.IntOrString, c *corev1.Container) (int, error) {
+	if p.Type == intstr.Int {
+		if p.IntVal <= 0 || p.IntVal > 65535 {
+			return 0, fmt.Errorf("invalid port number: %d", p.IntVal)
+		}
+		return int(p.IntVal), nil
+	}
+	if n, err := strconv.Atoi(p.StrVal); err == nil {
+		return n, nil
+	}
+	for _, cp := range c.Ports {
+		if cp.Name == p.StrVal {
+			return int(cp.ContainerPort), nil
+		}
+	}
+	return 0, fmt.Errorf("port %s not found", p.StrVal)
+}
+
+func tcpProbe(ctx context.Context, host string, port int, timeout time.Duration) (Result, string) {
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return Failure, err.Error()
+	}
+	_ = conn.Close()
+	return Success, ""
+}
+
+// httpProber sends probe requests without keep-alives or proxies, and
+// follows redirects only on the same host, as upstream.
+type httpProber struct {
+	transport *http.Transport
+}
+
+func newHTTPProber() *httpProber {
+	return &httpProber{transport: &http.Transport{
+		TLSClientConfig:    &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // upstream probes do not verify
+		DisableKeepAlives:  true,
+		DisableCompression: true,
+		Proxy:              nil,
+	}}
+}
+
+func (h *httpProber) probe(ctx context.Context, g *corev1.HTTPGetAction, c *corev1.Container, podIP string, timeout time.Duration) (Result, string) {
+	scheme := strings.ToLower(string(g.Scheme))
+	if scheme == "" {
+		scheme = "http"
+	}
+	host := g.Host
+	if host == "" {
+		host = podIP
+	}
+	port, err := resolvePort(g.Port, c)
+	if err != nil {
+		return Failure, err.Error()
+	}
+	path := g.Path
+	if path == "" {
+		path = "/"
+	} else if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	u, err := url.Parse(path)
+	if err != nil {
+		return Failure, err.Error()
+	}
+	u.Scheme = scheme
+	u.Host = net.JoinHostPort(host, strconv.Itoa(port))
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return Failure, err.Error()
+	}
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("Accept", "*/*")
+	for _, hd := range g.HTTPHeaders {
+		if strings.EqualFold(hd.Name, "Host") {
+			req.Host = hd.Value
+			continue
+		}
+		req.Header.Set(hd.Name, hd.Value)
+	}
+	client := &http.Client{
+		Timeout:   timeout,
+		Transport: h.transport,
+		CheckRedirect: func(r *http.Request, via []*http.Request) error {
+			if r.URL.Hostname() != via[0].URL.Hostname() {
+				return http.ErrUseLastResponse
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		},
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return Failure, err.Error()
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxRespBody))
+	if resp.StatusCode >= http.StatusOK && resp.StatusCode < http.StatusBadRequest {
+		return Success, ""
+	}
+	return Failure, fmt.Sprintf("HTTP probe failed with statuscode: %d", resp.StatusCode)
+}
