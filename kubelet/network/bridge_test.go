@@ -667,3 +667,55 @@ func TestSetupRepairsAPartialSetupKeepingTheAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestTrafficLeavingTheClusterIsMasqueradedAsTheNode(t *testing.T) {
+	requireRoot(t)
+	node, outside := newTestHost(t), newTestHost(t)
+	// node (10.99.0.1) and a machine outside the cluster (10.99.0.2) that
+	// has no route to pod addresses.
+	if err := node.h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "uplink"}, PeerName: "uplink", PeerNamespace: netlink.NsFd(outside.ns)}); err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range []*testHost{node, outside} {
+		l, err := h.h.LinkByName("uplink")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.h.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(10, 99, 0, byte(i+1)), Mask: net.CIDRMask(24, 32)}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.h.LinkSetUp(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := newTestManager(t, node, "")
+	if err := m.SetPodCIDR(mustCIDR(t, "10.244.1.0/24")); err != nil {
+		t.Fatal(err)
+	}
+	pod := setup(t, m, "uid-a")
+
+	ns, _ := netns.GetFromPath(outside.path)
+	defer ns.Close()
+	var l net.Listener
+	if err := inNetNS(ns, func() (err error) { l, err = net.Listen("tcp", "10.99.0.2:7000"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, c.RemoteAddr().(*net.TCPAddr).IP.String())
+			c.Close()
+		}
+	}()
+	got, err := dialFrom(pod.NetNSPath, "10.99.0.2:7000")
+	if err != nil {
+		t.Fatalf("pod %v → outside 10.99.0.2: %v", pod.IP, err)
+	}
+	if got != "10.99.0.1" {
+		t.Fatalf("outside saw the pod's connection from %s, want the node's 10.99.0.1 (masquerade)", got)
+	}
+}
