@@ -166,14 +166,15 @@ func (m *Manager) UpdatePod(pod *corev1.Pod, podIP string, containers []Containe
 			}
 			key := workerKey{pod.UID, c.Name, p.typ}
 			want[key] = true
-			w, ok := m.workers[key]
-			if !ok {
-				w = newWorker(m, key, pod, c, p.probe)
-				m.workers[key] = w
-				m.wg.Add(1)
-				go w.run()
+			if w, ok := m.workers[key]; ok {
+				w.setStateLocked(pod, podIP, states[c.Name])
+				continue
 			}
-			w.setStateLocked(pod, podIP, states[c.Name])
+			w := newWorker(m, key, pod, c, p.probe)
+			w.podIP, w.state = podIP, states[c.Name]
+			m.workers[key] = w
+			m.wg.Add(1)
+			go w.run()
 		}
 	}
 	for key, w := range m.workers {
