@@ -32,7 +32,7 @@ type env struct {
 	proxy    string        // counting proxy in front of the registry
 }
 
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	cd := nodetest.StartContainerd(t)
 	registry := nodetest.StartRegistry(t)
@@ -485,4 +485,33 @@ func waitFile(t *testing.T, path string) {
 
 func nsCtx(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, "skiff-test")
+}
+
+// BenchmarkCreateStart measures CreateContainer + StartContainer of a
+// busybox container (image present, host network), reported as ms/op.
+func BenchmarkCreateStart(b *testing.B) {
+	e := setup(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		id, err := e.rt.CreateContainer(ctx, runtime.ContainerConfig{
+			Name: fmt.Sprintf("bench-%d", i), Image: e.busybox, Command: []string{"sleep", "60"},
+			CgroupParent: e.cgroup, LogPath: filepath.Join(e.logDir, "bench", fmt.Sprint(i), "0.log"),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.rt.StartContainer(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(start)
+		b.StopTimer()
+		if err := e.rt.RemoveContainer(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/op")
 }
