@@ -9,9 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,8 +33,6 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-var nsCounter atomic.Int64
-
 // testHost is a network namespace the test created, standing for a node.
 type testHost struct {
 	path string
@@ -44,29 +40,21 @@ type testHost struct {
 	h    *netlink.Handle
 }
 
-// newTestHost creates a named namespace (visible to `ip netns`), removed
-// when the test ends.
+// newTestHost creates a namespace pinned in a temp dir (enter it with
+// `nsenter --net=PATH`), removed when the test ends. It is not pinned
+// under /run/netns: a concurrent first `ip netns add` elsewhere rbinds
+// /run/netns over itself and would hide (and so leak) the pin.
 func newTestHost(t *testing.T) *testHost {
 	t.Helper()
-	name := fmt.Sprintf("skiffnet-%d-%d", os.Getpid(), nsCounter.Add(1))
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread, now in the new namespace, dies
-		ns, err := netns.NewNamed(name)
-		if err == nil {
-			ns.Close()
-		}
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("create test namespace %s: %v", name, err)
+	path := filepath.Join(t.TempDir(), "host")
+	if err := createPinnedNetNS(path); err != nil {
+		t.Fatalf("create test namespace: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := netns.DeleteNamed(name); err != nil {
-			t.Errorf("delete test namespace %s: %v", name, err)
+		if err := removePinnedNetNS(path); err != nil {
+			t.Errorf("delete test namespace: %v", err)
 		}
 	})
-	path := filepath.Join("/var/run/netns", name)
 	ns, err := netns.GetFromPath(path)
 	if err != nil {
 		t.Fatal(err)
