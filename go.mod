@@ -3,10 +3,10 @@ module github.com/skiffk8s/skiff
 go 1.26.8
 
 require (
-	github.com/vishvananda/netns v0.0.5
-	github.com/vishvananda/netlink v1.3.1
 	github.com/coreos/go-iptables v0.8.0
 	github.com/spf13/cobra v1.10.2
+	github.com/vishvananda/netlink v1.3.1
+	github.com/vishvananda/netns v0.0.5
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
 	k8s.io/client-go v0.37.2

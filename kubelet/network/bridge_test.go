@@ -707,3 +707,45 @@ func TestTrafficLeavingTheClusterIsMasqueradedAsTheNode(t *testing.T) {
 		t.Fatalf("outside saw the pod's connection from %s, want the node's 10.99.0.1 (masquerade)", got)
 	}
 }
+
+// BenchmarkSetupAndTeardownPod measures a pod's network from nothing and
+// back: namespace, veth, address, routes; then teardown. Root only.
+func BenchmarkSetupAndTeardownPod(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	dir := b.TempDir()
+	path := filepath.Join(dir, "host")
+	if err := createPinnedNetNS(path); err != nil {
+		b.Fatal(err)
+	}
+	defer removePinnedNetNS(path)
+	m, err := New(Config{HostNetNS: path, NetNSDir: filepath.Join(dir, "netns"), StateDir: filepath.Join(dir, "state")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	defer m.Cleanup(context.Background())
+	_, cidr, _ := net.ParseCIDR("10.244.1.0/24")
+	if err := m.SetPodCIDR(cidr); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var setupTime, teardownTime time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		uid := fmt.Sprintf("bench-%d", i)
+		start := time.Now()
+		if _, err := m.SetupPod(ctx, PodRef{UID: uid}); err != nil {
+			b.Fatal(err)
+		}
+		mid := time.Now()
+		if err := m.TeardownPod(ctx, uid); err != nil {
+			b.Fatal(err)
+		}
+		setupTime += mid.Sub(start)
+		teardownTime += time.Since(mid)
+	}
+	b.ReportMetric(float64(setupTime.Microseconds())/float64(b.N)/1000, "setup-ms/op")
+	b.ReportMetric(float64(teardownTime.Microseconds())/float64(b.N)/1000, "teardown-ms/op")
+}
