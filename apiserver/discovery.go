@@ -39,6 +39,8 @@ func subresourceVerbs(res *resource) map[string][]string {
 		out["finalize"] = []string{"update"}
 	case "certificatesigningrequests":
 		out["approval"] = []string{"get", "patch", "update"}
+	case "serviceaccounts":
+		out["token"] = []string{"create"}
 	}
 	return out
 }
@@ -78,6 +80,8 @@ func (s *server) resourceList(gv schema.GroupVersion) *metav1.APIResourceList {
 				kind = "Binding"
 			case "eviction":
 				kind, group, version = "Eviction", "policy", "v1"
+			case "token":
+				kind, group, version = "TokenRequest", "authentication.k8s.io", "v1"
 			}
 			l.APIResources = append(l.APIResources, metav1.APIResource{
 				Name: r.Resource + "/" + sub, Namespaced: r.Namespaced, Kind: kind, Group: group, Version: version, Verbs: verbs,
@@ -163,6 +167,8 @@ func (s *server) aggregated(core bool) *apidiscoveryv2.APIGroupDiscoveryList {
 					kind = metav1.GroupVersionKind{Version: "v1", Kind: "Binding"}
 				case "eviction":
 					kind = metav1.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}
+				case "token":
+					kind = metav1.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}
 				}
 				rd.Subresources = append(rd.Subresources, apidiscoveryv2.APISubresourceDiscovery{Subresource: sub, Verbs: verbs, ResponseKind: &kind})
 			}

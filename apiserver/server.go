@@ -67,6 +67,10 @@ type Config struct {
 
 	// ServiceCIDR is the range of Service cluster IPs; "" means 10.96.0.0/12.
 	ServiceCIDR string
+	// ServiceAccountIssuer is the iss claim of service-account tokens and
+	// their default audience; "" means
+	// https://kubernetes.default.svc.cluster.local.
+	ServiceAccountIssuer string
 	// TokenAuthFile is a static token file (token,user,uid,"groups").
 	TokenAuthFile string
 	// CompactionInterval is the etcd compaction period; 0 means 5 minutes,
@@ -105,6 +109,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ServiceCIDR == "" {
 		c.ServiceCIDR = "10.96.0.0/12"
+	}
+	if c.ServiceAccountIssuer == "" {
+		c.ServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
 	}
 	if c.CompactionInterval == 0 {
 		c.CompactionInterval = datastore.DefaultCompactInterval
@@ -201,6 +208,7 @@ type server struct {
 	ordered   []*resource
 	authn     auth.Authenticator
 	authz     auth.Authorizer
+	saTokens  *auth.ServiceAccountTokens
 	openapi   *openapi.Service
 	metrics   *metrics
 	promReg   *prometheus.Registry
@@ -310,13 +318,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(err)
 	}
 	out.s = s
+	s.saTokens = &auth.ServiceAccountTokens{Key: bundle.ServiceAccountKey, Issuer: cfg.ServiceAccountIssuer, Clock: cfg.Clock, Valid: s.tokenObjectsExist}
+	authn := auth.Union{auth.ClientCert{}, s.saTokens}
 	if cfg.TokenAuthFile != "" {
 		tf, err := auth.LoadTokenFile(cfg.TokenAuthFile)
 		if err != nil {
 			return fail(fmt.Errorf("apiserver: --token-auth-file: %w", err))
 		}
-		s.authn = auth.Union{auth.ClientCert{}, tf}
+		authn = append(authn, tf)
 	}
+	s.authn = authn
 	phase("handler")
 	for _, r := range s.ordered {
 		if err := r.store.Start(runCtx); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/skiffk8s/skiff/apiserver"
@@ -60,7 +62,7 @@ func TestDiscoveryAggregatedAndLegacyAgree(t *testing.T) {
 			found[l.GroupVersion+"/"+r.Name] = r
 		}
 	}
-	for _, want := range []string{"v1/pods", "v1/pods/status", "v1/pods/binding", "v1/pods/eviction", "apps/v1/deployments/scale", "v1/namespaces/finalize", "certificates.k8s.io/v1/certificatesigningrequests/approval"} {
+	for _, want := range []string{"v1/pods", "v1/pods/status", "v1/pods/binding", "v1/pods/eviction", "apps/v1/deployments/scale", "v1/namespaces/finalize", "certificates.k8s.io/v1/certificatesigningrequests/approval", "v1/serviceaccounts/token"} {
 		if _, ok := found[want]; !ok {
 			t.Errorf("discovery lacks %s", want)
 		}
@@ -294,4 +296,88 @@ func TestEvictionObeysThePodDisruptionBudget(t *testing.T) {
 	if _, err := cs.CoreV1().Pods("default").Get(ctx, "web-2", metav1.GetOptions{}); err != nil {
 		t.Errorf("the refused eviction touched web-2: %v", err)
 	}
+}
+
+func TestServiceAccountTokensAuthenticateWhileTheirObjectsExist(t *testing.T) {
+	srv := apitest.Start(t)
+	ctx := t.Context()
+	cs := srv.Client
+	sa, err := cs.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, err := cs.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p"},
+		Spec:       corev1.PodSpec{ServiceAccountName: "robot", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func(bound *authenticationv1.BoundObjectReference) string {
+		t.Helper()
+		tr, err := cs.CoreV1().ServiceAccounts("default").CreateToken(ctx, "robot", &authenticationv1.TokenRequest{
+			Spec: authenticationv1.TokenRequestSpec{BoundObjectRef: bound}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Status.Token == "" || tr.Status.ExpirationTimestamp.Time.Before(time.Now().Add(50*time.Minute)) {
+			t.Fatalf("token request answered %+v", tr.Status)
+		}
+		return tr.Status.Token
+	}
+	// as returns the HTTP code of a pod list with the bearer token.
+	as := func(token string) int {
+		t.Helper()
+		cfg := rest.AnonymousClientConfig(srv.Config)
+		cfg.BearerToken = token
+		c, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		var st apierrors.APIStatus
+		if errors.As(err, &st) {
+			return int(st.Status().Code)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 200
+	}
+	plain := request(nil)
+	bound := request(&authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: "p", UID: pod.UID})
+	if c := as(plain); c != 200 {
+		t.Errorf("service-account token: %d, want 200", c)
+	}
+	if c := as(bound); c != 200 {
+		t.Errorf("pod-bound token: %d, want 200", c)
+	}
+	if c := as(plain[:len(plain)-4] + "abcd"); c != 401 {
+		t.Errorf("a token with a forged signature: %d, want 401", c)
+	}
+	if err := cs.CoreV1().Pods("default").Delete(ctx, "p", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The check reads the watch cache, which sees a delete within moments.
+	eventually401 := func(what, token string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for as(token) != 401 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still authenticates after 10 s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	eventually401("a token bound to a deleted pod", bound)
+	short := int64(60)
+	_, err = cs.CoreV1().ServiceAccounts("default").CreateToken(ctx, "robot", &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &short}}, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) {
+		t.Errorf("a 60 s token: %v, want 422", err)
+	}
+	if err := cs.CoreV1().ServiceAccounts("default").Delete(ctx, sa.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually401("the token of a deleted service account", plain)
 }

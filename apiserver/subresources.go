@@ -40,6 +40,8 @@ func (s *server) serveSubresource(w http.ResponseWriter, r *http.Request, res *r
 		}
 	case sub == "scale" && res.Scale:
 		s.scale(w, r, res, ri)
+	case sub == "token" && res.Resource == "serviceaccounts" && ri.Verb == "create":
+		s.createToken(w, r, res, ri)
 	case sub == "binding" && res.Resource == "pods" && ri.Verb == "create":
 		s.bind(w, r, res, ri)
 	case sub == "eviction" && res.Resource == "pods" && ri.Verb == "create":

@@ -33,19 +33,23 @@ type Authenticator interface {
 	Authenticate(r *http.Request) (u *User, ok bool, err error)
 }
 
-// Union tries authenticators in order; the first that recognises the
-// request decides.
+// Union tries authenticators in order; the first that authenticates the
+// request wins. When none does, the first error (if any) is returned.
 type Union []Authenticator
 
 // Authenticate implements Authenticator.
 func (u Union) Authenticate(r *http.Request) (*User, bool, error) {
+	var firstErr error
 	for _, a := range u {
 		user, ok, err := a.Authenticate(r)
-		if err != nil || ok {
-			return user, ok, err
+		if ok && err == nil {
+			return user, true, nil
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
-	return nil, false, nil
+	return nil, false, firstErr
 }
 
 // ClientCert authenticates requests by their verified TLS client
