@@ -132,6 +132,7 @@ func (c *Containerd) StartContainer(ctx context.Context, id string) error {
 	}
 	tl.io = task.IO()
 	exitCh, err := task.Wait(c.bg)
+	startedAt := time.Now()
 	if err == nil {
 		err = task.Start(ctx)
 	}
@@ -140,7 +141,7 @@ func (c *Containerd) StartContainer(ctx context.Context, id string) error {
 		tl.finish()
 		return fmt.Errorf("start container %s: %w", id, err)
 	}
-	if _, err := container.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+	if _, err := container.SetLabels(ctx, map[string]string{labelStartedAt: startedAt.UTC().Format(time.RFC3339Nano)}); err != nil {
 		c.log.Warn("recording start time", "container", id, "err", err)
 	}
 	c.watch(id, tl, exitCh)
@@ -329,7 +330,27 @@ func (c *Containerd) ContainerStatus(ctx context.Context, id string) (ContainerS
 	default:
 		return ContainerStatus{}, fmt.Errorf("container %s task: %w", id, errgrpc.ToNative(err))
 	}
-	return status(info, proc), nil
+	st := status(info, proc)
+	c.waitLogDrained(st)
+	return st, nil
+}
+
+// waitLogDrained waits (briefly) until the log of an exited container has
+// all its output, so a caller that sees "exited" also sees the last lines.
+func (c *Containerd) waitLogDrained(st ContainerStatus) {
+	if st.State != StateExited {
+		return
+	}
+	c.mu.Lock()
+	tl := c.running[st.ID]
+	c.mu.Unlock()
+	if tl == nil {
+		return
+	}
+	select {
+	case <-tl.done:
+	case <-time.After(2 * time.Second):
+	}
 }
 
 // ListContainers reports the containers whose labels contain selector.
@@ -355,7 +376,9 @@ next:
 				continue next
 			}
 		}
-		out = append(out, status(info, procs[info.ID]))
+		st := status(info, procs[info.ID])
+		c.waitLogDrained(st)
+		out = append(out, st)
 	}
 	return out, nil
 }

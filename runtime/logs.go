@@ -98,7 +98,8 @@ type taskLog struct {
 	log            *criLog
 	stdout, stderr *streamWriter
 	once           sync.Once
-	io             cio.IO // set once the task exists
+	done           chan struct{} // closed when the file is complete
+	io             cio.IO        // set once the task exists
 }
 
 func newTaskLog(path string) (*taskLog, error) {
@@ -110,6 +111,7 @@ func newTaskLog(path string) (*taskLog, error) {
 		log:    l,
 		stdout: &streamWriter{log: l, stream: "stdout"},
 		stderr: &streamWriter{log: l, stream: "stderr"},
+		done:   make(chan struct{}),
 	}, nil
 }
 
@@ -134,6 +136,7 @@ func (t *taskLog) finish() {
 		t.stdout.Close()
 		t.stderr.Close()
 		t.log.Close()
+		close(t.done)
 	})
 }
 
@@ -145,6 +148,7 @@ func (t *taskLog) detach() {
 			t.io.Wait()
 		}
 		t.log.Close()
+		close(t.done)
 	})
 }
 
