@@ -83,6 +83,12 @@ func (k *kubelet) wakeUID(uid types.UID) bool {
 
 func (k *kubelet) runWorker(ctx context.Context, w *podWorker) {
 	defer k.wg.Done()
+	// dispatch wakes every new worker: the first sync follows that.
+	select {
+	case <-ctx.Done():
+		return
+	case <-w.wake:
+	}
 	for {
 		done, requeue := k.syncPod(ctx, w)
 		if done {

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -102,7 +103,14 @@ func (k *kubelet) run(ctx context.Context) error {
 	}
 	podReg, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    podHandler,
-		UpdateFunc: func(_, n any) { podHandler(n) },
+		UpdateFunc: func(o, n any) {
+			if op, ok := o.(*corev1.Pod); ok {
+				if np, ok := n.(*corev1.Pod); ok && onlyStatusChanged(op, np) {
+					return // our own status writes
+				}
+			}
+			podHandler(n)
+		},
 		DeleteFunc: podHandler,
 	})
 	if err != nil {
@@ -125,7 +133,9 @@ func (k *kubelet) run(ctx context.Context) error {
 	defer podFactory.Shutdown()
 	defer nodeFactory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), podReg.HasSynced, nodeInformer.Informer().HasSynced) {
-		return fmt.Errorf("kubelet: caches did not sync: %w", ctx.Err())
+		stopPods()
+		k.wg.Wait()
+		return nil // stopped before the caches synced
 	}
 
 	if _, err := k.updateNodeStatus(ctx, true); err != nil {
@@ -156,6 +166,15 @@ func (k *kubelet) run(ctx context.Context) error {
 	stopPods()
 	k.wg.Wait()
 	return nil
+}
+
+// onlyStatusChanged reports whether an update changed nothing the
+// kubelet acts on: the status writes it makes itself.
+func onlyStatusChanged(old, cur *corev1.Pod) bool {
+	return old.UID == cur.UID && old.Generation == cur.Generation &&
+		equality.Semantic.DeepEqual(old.Spec, cur.Spec) &&
+		equality.Semantic.DeepEqual(old.DeletionTimestamp, cur.DeletionTimestamp) &&
+		equality.Semantic.DeepEqual(old.Status.Phase, cur.Status.Phase)
 }
 
 // applyPodCIDR hands the node's podCIDR to the network when it changed.
