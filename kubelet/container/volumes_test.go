@@ -69,8 +69,8 @@ func TestProjectedVolumes(t *testing.T) {
 	}
 	vd := func(plugin, name string) string { return v.VolumeDir(pod.UID, plugin, name) }
 	for path, want := range map[string]string{
-		filepath.Join(vd(PluginConfigMap, "cfg"), "a.conf"):                "A",
-		filepath.Join(vd(PluginConfigMap, "cfg"), "b.conf"):                "B",
+		filepath.Join(vd(PluginConfigMap, "cfg"), "a.conf"):                 "A",
+		filepath.Join(vd(PluginConfigMap, "cfg"), "b.conf"):                 "B",
 		filepath.Join(vd(PluginConfigMap, "cfg-items"), "dir/renamed.conf"): "A",
 		filepath.Join(vd(PluginConfigMap, "cfg-items"), "b"):                "B",
 		filepath.Join(vd(PluginSecret, "creds"), "username"):                "admin",
@@ -87,7 +87,7 @@ func TestProjectedVolumes(t *testing.T) {
 		}
 	}
 	for path, want := range map[string]os.FileMode{
-		filepath.Join(vd(PluginConfigMap, "cfg"), "a.conf"):                0o644,
+		filepath.Join(vd(PluginConfigMap, "cfg"), "a.conf"):                 0o644,
 		filepath.Join(vd(PluginConfigMap, "cfg-items"), "dir/renamed.conf"): 0o400,
 		filepath.Join(vd(PluginConfigMap, "cfg-items"), "b"):                0o600,
 		filepath.Join(vd(PluginSecret, "creds"), "username"):                0o400,
