@@ -118,8 +118,9 @@ func (b *Bridge) Close() error {
 // (first address of cidr) and the MTU, enables ip_forward (and
 // bridge-nf-call-iptables where br_netfilter is loaded, for Services whose
 // endpoint shares the client's bridge) and writes the masquerade and
-// forward rules. It is idempotent; a different cidr
-// re-addresses the bridge (pods keep their old leases until set up again).
+// forward rules. cidr must lie inside Config.ClusterCIDR. It is
+// idempotent; a different cidr re-addresses the bridge (pods keep their old
+// leases until set up again, when they move into the new cidr).
 func (b *Bridge) SetPodCIDR(cidr *net.IPNet) error {
 	if cidr == nil {
 		return errors.New("set pod CIDR: nil CIDR")
@@ -129,6 +130,11 @@ func (b *Bridge) SetPodCIDR(cidr *net.IPNet) error {
 	}
 	ones, _ := cidr.Mask.Size()
 	cidr = &net.IPNet{IP: cidr.IP.To4().Mask(cidr.Mask), Mask: net.CIDRMask(ones, 32)}
+	if cones, _ := b.cfg.ClusterCIDR.Mask.Size(); !b.cfg.ClusterCIDR.Contains(cidr.IP) || cones > ones {
+		// Pod traffic would leave unmasqueraded (or be masqueraded
+		// between nodes): refuse rather than half work.
+		return fmt.Errorf("set pod CIDR %s: not inside the cluster CIDR %s", cidr, b.cfg.ClusterCIDR)
+	}
 	gw := gatewayOf(cidr)
 
 	b.mu.Lock()

@@ -313,6 +313,9 @@ func TestSetupFailsClearlyWhenTheCIDRIsExhaustedAndLeavesNothing(t *testing.T) {
 	if _, err := m.SetupPod(context.Background(), PodRef{UID: "early"}); err == nil {
 		t.Fatal("SetupPod before SetPodCIDR succeeded")
 	}
+	if err := m.SetPodCIDR(mustCIDR(t, "10.88.0.0/24")); err == nil || !strings.Contains(err.Error(), "not inside the cluster CIDR 10.244.0.0/16") {
+		t.Fatalf("pod CIDR outside the cluster CIDR: %v", err)
+	}
 	if err := m.SetPodCIDR(mustCIDR(t, "10.244.9.0/29")); err != nil {
 		t.Fatal(err)
 	}
