@@ -159,3 +159,12 @@ func TestTerminationMessage(t *testing.T) {
 		t.Fatalf("fallback is %d bytes, want %d", len(msg), MaxTerminationMessageLogBytes)
 	}
 }
+
+// The kubelet's container hook has this shape.
+func TestBuildMatchesTheKubeletHook(t *testing.T) {
+	var hook func(context.Context, *corev1.Pod, *corev1.Container, PodInfo) (runtime.ContainerConfig, error)
+	hook = (&Builder{}).Build
+	if hook == nil {
+		t.Fatal("no hook")
+	}
+}
