@@ -9,8 +9,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -102,7 +102,7 @@ func (k *kubelet) run(ctx context.Context) error {
 		}
 	}
 	podReg, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    podHandler,
+		AddFunc: podHandler,
 		UpdateFunc: func(o, n any) {
 			if op, ok := o.(*corev1.Pod); ok {
 				if np, ok := n.(*corev1.Pod); ok && onlyStatusChanged(op, np) {

@@ -19,7 +19,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAPIServerCommand(), newUpCommand(), newKubectlCommand(), newVersionCommand(), newImageCommand())
+	root.AddCommand(newAPIServerCommand(), newUpCommand(), newKubectlCommand(), newVersionCommand(), newImageCommand(), newKubeletCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "skiff:", err)
 		os.Exit(1)
@@ -34,6 +34,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAPIServerCommand(), newUpCommand(), newKubectlCommand(), newVersionCommand(), newImageCommand())
+	root.AddCommand(newAPIServerCommand(), newUpCommand(), newKubectlCommand(), newVersionCommand(), newImageCommand(), newKubeletCommand())
 	return root
 }
