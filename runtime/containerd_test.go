@@ -30,6 +30,7 @@ type env struct {
 	logDir   string
 	hits     *atomic.Int64 // requests through the counting proxy
 	proxy    string        // counting proxy in front of the registry
+	cfg      runtime.Config
 }
 
 func setup(t testing.TB) *env {
@@ -61,23 +62,26 @@ configs:
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	rt, err := runtime.New(ctx, runtime.Config{
+	cfg := runtime.Config{
 		Address:          cd.Address,
 		Namespace:        "skiff-test",
 		RegistriesConfig: regPath,
 		FIFODir:          filepath.Join(cd.Dir, "fifo"),
-	})
+	}
+	rt, err := runtime.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rt.Close() })
+	e := &env{registry: registry, logDir: dir, hits: hits, proxy: proxy.URL, cfg: cfg, rt: rt}
+	t.Cleanup(func() { e.rt.Close() })
 	cgroup := "/skiff-test-" + filepath.Base(cd.Dir)
 	t.Cleanup(func() { removeCgroup(cgroup) })
 	img, err := rt.PullImage(ctx, registry+"/library/busybox:latest", runtime.PullIfNotPresent, nil)
 	if err != nil {
 		t.Fatalf("pull busybox: %v", err)
 	}
-	return &env{rt: rt, registry: registry, busybox: img, cgroup: cgroup, logDir: dir, hits: hits, proxy: proxy.URL}
+	e.busybox, e.cgroup = img, cgroup
+	return e
 }
 
 // removeCgroup removes the test's cgroup parent in every hierarchy.
@@ -364,6 +368,37 @@ func TestContainerd(t *testing.T) {
 		check(filepath.Join("/sys/fs/cgroup/memory", memPath, "memory.limit_in_bytes"), fmt.Sprint(64<<20))
 		check(filepath.Join("/sys/fs/cgroup/cpu", cpuPath, "cpu.cfs_quota_us"), "50000")
 		check(filepath.Join("/sys/fs/cgroup/cpu", cpuPath, "cpu.shares"), "512")
+	})
+
+	t.Run("OOMKilled", func(t *testing.T) {
+		st, _ := e.output(t, runtime.ContainerConfig{Resources: runtime.Resources{MemoryLimit: 16 << 20}},
+			"dd if=/dev/zero of=/dev/null bs=64M count=1")
+		if st.ExitCode != 137 || st.Reason != "OOMKilled" {
+			t.Errorf("over the memory limit: exit %d reason %q, want 137 OOMKilled", st.ExitCode, st.Reason)
+		}
+	})
+
+	t.Run("LogsSurviveReconnect", func(t *testing.T) {
+		id := e.start(t, runtime.ContainerConfig{Command: []string{"sh", "-c", "i=0; while [ $i -lt 30 ]; do echo line$i; i=$((i+1)); sleep 0.02; done"}})
+		time.Sleep(100 * time.Millisecond)
+		// A restarted kubelet: a second Runtime re-attaches the copier.
+		rt2, err := runtime.New(ctx, e.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.rt.Close() // the first one's copier goes away
+		e.rt = rt2   // closed by the env's cleanup
+		deadline := time.Now().Add(10 * time.Second)
+		var st runtime.ContainerStatus
+		for time.Now().Before(deadline) {
+			if st, err = rt2.ContainerStatus(ctx, id); err != nil || st.State == runtime.StateExited {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if out := logText(t, st.LogPath); !strings.HasSuffix(out, "line29") {
+			t.Errorf("log after reconnect ends %q, want line29", out[max(0, len(out)-40):])
+		}
 	})
 
 	t.Run("EnvWorkingDirUser", func(t *testing.T) {
