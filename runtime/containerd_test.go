@@ -35,6 +35,10 @@ type env struct {
 
 func setup(t testing.TB) *env {
 	t.Helper()
+	// Registered first so it runs last, after containerd's cleanup has
+	// deleted every container (a failed test may leave some behind).
+	cgroup := fmt.Sprintf("/skiff-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
+	t.Cleanup(func() { removeCgroup(cgroup) })
 	cd := nodetest.StartContainerd(t)
 	registry := nodetest.StartRegistry(t)
 	nodetest.PushBusybox(t, registry, "library/busybox:latest")
@@ -74,8 +78,6 @@ configs:
 	}
 	e := &env{registry: registry, logDir: dir, hits: hits, proxy: proxy.URL, cfg: cfg, rt: rt}
 	t.Cleanup(func() { e.rt.Close() })
-	cgroup := "/skiff-test-" + filepath.Base(cd.Dir)
-	t.Cleanup(func() { removeCgroup(cgroup) })
 	img, err := rt.PullImage(ctx, registry+"/library/busybox:latest", runtime.PullIfNotPresent, nil)
 	if err != nil {
 		t.Fatalf("pull busybox: %v", err)
@@ -84,12 +86,20 @@ configs:
 	return e
 }
 
-// removeCgroup removes the test's cgroup parent in every hierarchy.
+// removeCgroup removes the test's cgroup parent (and any container
+// cgroups left in it) in every hierarchy.
 func removeCgroup(parent string) {
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
 	roots = append(roots, "/sys/fs/cgroup")
 	for _, r := range roots {
-		_ = os.Remove(filepath.Join(r, parent))
+		dir := filepath.Join(r, parent)
+		children, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, c := range children {
+			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
+				_ = os.Remove(c)
+			}
+		}
+		_ = os.Remove(dir)
 	}
 }
 
