@@ -142,7 +142,7 @@ func (k *kubelet) syncPod(ctx context.Context, w *podWorker) (done bool, requeue
 		log.Warn("list containers", "err", err)
 		return false, k.cfg.RelistInterval
 	}
-	if !isTerminal(pod.Status.Phase) && !k.admit(pod, len(containers) > 0) {
+	if !isTerminal(pod.Status.Phase) && !k.admit(ctx, pod, len(containers) > 0) {
 		return false, 0
 	}
 	st := newPodState(pod, containers)
@@ -186,7 +186,7 @@ func (k *kubelet) syncPod(ctx context.Context, w *podWorker) (done bool, requeue
 // admit runs admission once per pod: a pod whose containers already
 // exist (a restarted kubelet) is admitted as it is. A rejected pod is
 // marked Failed.
-func (k *kubelet) admit(pod *corev1.Pod, running bool) bool {
+func (k *kubelet) admit(ctx context.Context, pod *corev1.Pod, running bool) bool {
 	k.mu.Lock()
 	if ok, seen := k.admitted[pod.UID]; seen {
 		k.mu.Unlock()
@@ -222,7 +222,7 @@ func (k *kubelet) admit(pod *corev1.Pod, running bool) bool {
 		s.HostIP = k.hostIP.String()
 		s.HostIPs = []corev1.HostIP{{IP: s.HostIP}}
 	}
-	if err := k.writeStatus(context.Background(), pod, *s); err != nil {
+	if err := k.writeStatus(ctx, pod, *s); err != nil {
 		k.log.Warn("write pod status", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 		k.mu.Lock()
 		delete(k.admitted, pod.UID) // decide again next time

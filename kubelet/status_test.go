@@ -157,3 +157,13 @@ func TestQOSClass(t *testing.T) {
 		}
 	}
 }
+
+func TestMeasureMachineReadsThisHost(t *testing.T) {
+	m, err := measureMachine(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.CPUs < 1 || m.MemoryBytes < 64<<20 || m.EphemeralBytes <= 0 || m.OperatingSystem != "linux" {
+		t.Errorf("machine %+v", m)
+	}
+}
