@@ -70,6 +70,25 @@ type ReadinessSource interface {
 	Ready(pod *corev1.Pod, containerName, containerID string) bool
 }
 
+// PodResources prepares what a pod needs on the node besides its network
+// and containers (volumes, its cgroup, /etc files) and removes it when the
+// pod goes.
+type PodResources interface {
+	// Setup is idempotent; it runs before containers of the pod are
+	// created. An error is reported as a FailedMount event and the pod's
+	// containers wait.
+	Setup(ctx context.Context, pod *corev1.Pod) error
+	// Teardown removes everything Setup made for the pod; a pod never set
+	// up is not an error.
+	Teardown(ctx context.Context, uid types.UID) error
+}
+
+// noPodResources is the default PodResources: nothing to prepare.
+type noPodResources struct{}
+
+func (noPodResources) Setup(context.Context, *corev1.Pod) error  { return nil }
+func (noPodResources) Teardown(context.Context, types.UID) error { return nil }
+
 // AlwaysReady is the default ReadinessSource: a running container is ready.
 type AlwaysReady struct{}
 
@@ -112,6 +131,10 @@ type Config struct {
 	ContainerConfig ContainerConfigFunc
 	// Readiness reports container readiness (default AlwaysReady).
 	Readiness ReadinessSource
+	// PodResources prepares and removes what a pod needs besides its
+	// network and containers: volumes, its cgroup, its files (default:
+	// nothing).
+	PodResources PodResources
 
 	// LeaseDuration is the Lease's leaseDurationSeconds (default 40s) and
 	// LeaseRenewInterval how often it is renewed (default 10s).
@@ -151,6 +174,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxPods == 0 {
 		c.MaxPods = 110
+	}
+	if c.PodResources == nil {
+		c.PodResources = noPodResources{}
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}

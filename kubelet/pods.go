@@ -272,6 +272,13 @@ func (k *kubelet) execute(ctx context.Context, w *podWorker, pod *corev1.Pod, st
 			w.attachment = &att
 		}
 	}
+	if len(a.Start) > 0 || len(a.StartExisting) > 0 {
+		if err := k.cfg.PodResources.Setup(ctx, pod); err != nil {
+			k.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "%v", err)
+			a.requeue(k.cfg.RelistInterval)
+			a.Start, a.StartExisting = nil, nil
+		}
+	}
 	grace := terminationGrace(pod)
 	for _, in := range a.Kill {
 		changed = true
@@ -559,6 +566,9 @@ func (k *kubelet) stopPod(ctx context.Context, w *podWorker, pod *corev1.Pod, gr
 		return fmt.Errorf("tear down network: %w", err)
 	}
 	w.attachment = nil
+	if err := k.cfg.PodResources.Teardown(ctx, w.uid); err != nil {
+		return fmt.Errorf("tear down pod resources: %w", err)
+	}
 	for _, c := range containers {
 		if err := k.cfg.Runtime.RemoveContainer(ctx, c.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 			return fmt.Errorf("remove container %s: %w", c.ID, err)

@@ -325,6 +325,9 @@ func (k *kubelet) relist(ctx context.Context, prev map[string]runtime.State) map
 				if err := k.cfg.Network.TeardownPod(ctx, uid); err != nil {
 					k.log.Warn("tear down orphan network", "uid", uid, "err", err)
 				}
+				if err := k.cfg.PodResources.Teardown(ctx, types.UID(uid)); err != nil {
+					k.log.Warn("tear down orphan pod resources", "uid", uid, "err", err)
+				}
 			}
 		}
 	}

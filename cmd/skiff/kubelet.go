@@ -3,19 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/skiffk8s/skiff/kubelet"
-	"github.com/skiffk8s/skiff/kubelet/container"
-	"github.com/skiffk8s/skiff/kubelet/network"
-	"github.com/skiffk8s/skiff/runtime"
+	"github.com/skiffk8s/skiff/kubelet/agent"
 )
 
 // kubeletOptions are the `skiff kubelet` flags.
@@ -48,6 +45,12 @@ func newKubeletCommand() *cobra.Command {
 	}
 	fs := c.Flags()
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "/etc/skiff/admin.kubeconfig", "kubeconfig to reach the API server")
+	o.addFlags(fs)
+	return c
+}
+
+// addFlags binds the node flags shared by `skiff kubelet` and `skiff up`.
+func (o *kubeletOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.containerdAddress, "containerd-address", "/run/containerd/containerd.sock", "containerd's gRPC socket")
 	fs.StringVar(&o.registriesConfig, "registries-config", "/etc/skiff/registries.yaml", "registry mirrors and insecure registries (k3s format)")
 	fs.StringVar(&o.nodeName, "node-name", "", "the Node's name (default: the host name)")
@@ -59,67 +62,46 @@ func newKubeletCommand() *cobra.Command {
 	fs.StringVar(&o.reservedCPU, "system-reserved-cpu", "0", "cpu kept from pods (allocatable = capacity - this)")
 	fs.StringVar(&o.reservedMemory, "system-reserved-memory", "0", "memory kept from pods")
 	fs.StringToStringVar(&o.labels, "node-labels", nil, "labels to add to the Node (key=value,...)")
-	return c
 }
 
 func runKubelet(ctx context.Context, o kubeletOptions) error {
-	logger := newLogger()
 	rc, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
 	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
+		return fmt.Errorf("--kubeconfig: %w", err)
 	}
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
-		return fmt.Errorf("client: %w", err)
+		return fmt.Errorf("--kubeconfig: %w", err)
 	}
+	cfg, err := o.agentConfig(client, newLogger())
+	if err != nil {
+		return err
+	}
+	return agent.Run(ctx, cfg)
+}
+
+// agentConfig turns the flags into the node agent's config; errors name
+// the flag.
+func (o kubeletOptions) agentConfig(client kubernetes.Interface, logger *slog.Logger) (agent.Config, error) {
 	cpu, err := resource.ParseQuantity(o.reservedCPU)
 	if err != nil {
-		return fmt.Errorf("--system-reserved-cpu: %w", err)
+		return agent.Config{}, fmt.Errorf("--system-reserved-cpu: %w", err)
 	}
 	mem, err := resource.ParseQuantity(o.reservedMemory)
 	if err != nil {
-		return fmt.Errorf("--system-reserved-memory: %w", err)
+		return agent.Config{}, fmt.Errorf("--system-reserved-memory: %w", err)
 	}
-	_, clusterCIDR, err := net.ParseCIDR(o.clusterCIDR)
-	if err != nil {
-		return fmt.Errorf("--cluster-cidr: %w", err)
+	if _, _, err := net.ParseCIDR(o.clusterCIDR); err != nil {
+		return agent.Config{}, fmt.Errorf("--cluster-cidr: %w", err)
 	}
-	rt, err := runtime.New(ctx, runtime.Config{Address: o.containerdAddress, RegistriesConfig: o.registriesConfig, Logger: logger})
-	if err != nil {
-		return fmt.Errorf("containerd: %w", err)
-	}
-	defer rt.Close()
-	nw, err := network.New(network.Config{StateDir: filepath.Join(o.rootDir, "network"), ClusterCIDR: clusterCIDR})
-	if err != nil {
-		return fmt.Errorf("pod network: %w", err)
-	}
-	builder := &container.Builder{RootDir: o.rootDir, Client: client, ClusterDNS: net.IPv4(10, 96, 0, 10), ClusterDomain: "cluster.local"}
-	build := func(ctx context.Context, pod *corev1.Pod, c *corev1.Container, info kubelet.PodInfo) (runtime.ContainerConfig, error) {
-		ci := container.PodInfo{
-			NetNSPath: info.NetNSPath, NodeName: info.NodeName, RestartCount: int32(info.RestartCount),
-			LogPath: info.LogPath, CgroupParent: info.CgroupParent, Image: info.Image,
+	if o.podCIDR != "" {
+		if _, _, err := net.ParseCIDR(o.podCIDR); err != nil {
+			return agent.Config{}, fmt.Errorf("--pod-cidr: %w", err)
 		}
-		if info.PodIP != nil {
-			ci.PodIP = info.PodIP.String()
-		}
-		if info.HostIP != nil {
-			ci.HostIP = info.HostIP.String()
-		}
-		return builder.Build(ctx, pod, c, ci)
 	}
-	return kubelet.Run(ctx, kubelet.Config{
-		NodeName:             o.nodeName,
-		NodeIP:               o.nodeIP,
-		PodCIDR:              o.podCIDR,
-		RootDir:              o.rootDir,
-		Labels:               o.labels,
-		SystemReservedCPU:    cpu,
-		SystemReservedMemory: mem,
-		MaxPods:              o.maxPods,
-		Logger:               logger,
-		Client:               client,
-		Runtime:              rt,
-		Network:              nw,
-		ContainerConfig:      build,
-	})
+	return agent.Config{
+		Client: client, ContainerdAddress: o.containerdAddress, RegistriesConfig: o.registriesConfig,
+		NodeName: o.nodeName, NodeIP: o.nodeIP, PodCIDR: o.podCIDR, ClusterCIDR: o.clusterCIDR, RootDir: o.rootDir,
+		Labels: o.labels, SystemReservedCPU: cpu, SystemReservedMemory: mem, MaxPods: o.maxPods, Logger: logger,
+	}, nil
 }

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiffk8s/skiff/apiserver"
+	"github.com/skiffk8s/skiff/kubelet/agent"
 )
 
 // defaultDataDir is where `skiff up` keeps its state by default.
@@ -15,22 +20,70 @@ const defaultDataDir = "/var/lib/skiff"
 func newUpCommand() *cobra.Command {
 	var cfg apiserver.Config
 	var etcdServers string
+	var node kubeletOptions
+	withKubelet := true
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Run a whole single-host cluster in one process until SIGINT/SIGTERM",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			finishAPIServerConfig(&cfg, etcdServers, newLogger())
+			logger := newLogger()
+			finishAPIServerConfig(&cfg, etcdServers, logger)
 			if filepath.Clean(cfg.DataDir) == defaultDataDir && os.Geteuid() == 0 {
 				cfg.KubeconfigPaths = append(cfg.KubeconfigPaths, "/etc/skiff/admin.kubeconfig")
 			}
+			if !cmd.Flags().Changed("root-dir") {
+				node.rootDir = filepath.Join(cfg.DataDir, "kubelet")
+			}
+			var agentCfg agent.Config
+			if withKubelet {
+				var err error
+				if agentCfg, err = node.agentConfig(nil, logger.With("component", "kubelet")); err != nil {
+					return err
+				}
+			}
 			ctx, stop := signalContext()
 			defer stop()
-			// Later components (scheduler, controller manager, kubelet,
-			// proxy) join here as they are built.
-			return apiserver.Run(ctx, cfg)
+			srv, err := apiserver.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			done := make(chan error, 1)
+			if withKubelet {
+				go func() { done <- runUpKubelet(ctx, srv.Kubeconfig, agentCfg) }()
+			}
+			// The scheduler and controller manager join here as they are
+			// built.
+			select {
+			case <-ctx.Done():
+			case err = <-done:
+				stop()
+			}
+			if serr := srv.Stop(); serr != nil && err == nil {
+				err = serr
+			}
+			return err
 		},
 	}
 	apiserverFlags(c.Flags(), &cfg, &etcdServers)
+	node.addFlags(c.Flags())
+	c.Flags().Lookup("pod-cidr").DefValue = "10.244.0.0/24"
+	node.podCIDR = "10.244.0.0/24"
+	c.Flags().BoolVar(&withKubelet, "kubelet", true, "also run the kubelet on this host (needs root and containerd)")
 	return c
+}
+
+// runUpKubelet runs the node agent against the API server of `skiff up`.
+func runUpKubelet(ctx context.Context, kubeconfig string, cfg agent.Config) error {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubelet: %w", err)
+	}
+	if cfg.Client, err = kubernetes.NewForConfig(rc); err != nil {
+		return fmt.Errorf("kubelet: %w", err)
+	}
+	if err := agent.Run(ctx, cfg); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("kubelet: %w (use --kubelet=false to run the control plane only)", err)
+	}
+	return nil
 }

@@ -1,0 +1,149 @@
+// Package agent assembles a real kubelet on a host: the containerd
+// runtime, the bridge pod network, the container builder with its volumes
+// and pod cgroups, and the kubelet's node and pod loops. `skiff kubelet`
+// and `skiff up` run it; tests of the kubelet's logic use package kubelet
+// with fakes instead.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiffk8s/skiff/kubelet"
+	"github.com/skiffk8s/skiff/kubelet/container"
+	"github.com/skiffk8s/skiff/kubelet/network"
+	"github.com/skiffk8s/skiff/runtime"
+)
+
+// Config configures a node agent.
+type Config struct {
+	Client kubernetes.Interface
+	// ContainerdAddress is containerd's socket (default
+	// /run/containerd/containerd.sock); ContainerdNamespace its namespace
+	// (default "skiff").
+	ContainerdAddress, ContainerdNamespace string
+	// RegistriesConfig is the k3s-format registries.yaml (default
+	// /etc/skiff/registries.yaml; a missing file means no mirrors).
+	RegistriesConfig string
+	NodeName         string
+	NodeIP           net.IP
+	// PodCIDR is used until the Node has spec.podCIDR.
+	PodCIDR string
+	// ClusterCIDR is the whole pod network (default 10.244.0.0/16).
+	ClusterCIDR string
+	// RootDir is the kubelet's state (default /var/lib/skiff/kubelet);
+	// PodLogsDir where container logs go (default /var/log/pods).
+	RootDir, PodLogsDir string
+	// NetNSDir is where pod network namespaces are pinned (default
+	// /run/skiff/netns); HostNetNS the namespace holding the node's
+	// network ("" the agent's own).
+	NetNSDir, HostNetNS string
+	// ClusterDNS and ClusterDomain go into pods' resolv.conf (default
+	// 10.96.0.10, cluster.local).
+	ClusterDNS    net.IP
+	ClusterDomain string
+	// CgroupRoot is where cgroupfs is mounted (default /sys/fs/cgroup).
+	CgroupRoot string
+	Labels     map[string]string
+	Taints     []corev1.Taint
+	// SystemReservedCPU and SystemReservedMemory are kept from pods.
+	SystemReservedCPU, SystemReservedMemory resource.Quantity
+	MaxPods                                 int
+	Logger                                  *slog.Logger
+	// Tune, when set, adjusts the kubelet's config before it runs
+	// (intervals in tests).
+	Tune func(*kubelet.Config)
+}
+
+// Run runs the node agent until ctx is done.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Client == nil {
+		return errors.New("agent: a client is required")
+	}
+	if cfg.RootDir == "" {
+		cfg.RootDir = "/var/lib/skiff/kubelet"
+	}
+	if cfg.ClusterCIDR == "" {
+		cfg.ClusterCIDR = "10.244.0.0/16"
+	}
+	if cfg.ClusterDNS == nil {
+		cfg.ClusterDNS = net.IPv4(10, 96, 0, 10)
+	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = "cluster.local"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	_, clusterCIDR, err := net.ParseCIDR(cfg.ClusterCIDR)
+	if err != nil {
+		return fmt.Errorf("agent: cluster CIDR %q: %w", cfg.ClusterCIDR, err)
+	}
+	rt, err := runtime.New(ctx, runtime.Config{Address: cfg.ContainerdAddress, Namespace: cfg.ContainerdNamespace,
+		RegistriesConfig: cfg.RegistriesConfig, Logger: cfg.Logger.With("component", "runtime")})
+	if err != nil {
+		return fmt.Errorf("agent: containerd: %w", err)
+	}
+	defer rt.Close()
+	nw, err := network.New(network.Config{StateDir: filepath.Join(cfg.RootDir, "network"), NetNSDir: cfg.NetNSDir,
+		HostNetNS: cfg.HostNetNS, ClusterCIDR: clusterCIDR})
+	if err != nil {
+		return fmt.Errorf("agent: pod network: %w", err)
+	}
+	defer nw.Close()
+	builder := &container.Builder{RootDir: cfg.RootDir, Client: cfg.Client, ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain}
+	res := &podResources{volumes: builder.Volumes(), cgroups: &container.Cgroups{Root: cfg.CgroupRoot}}
+	kc := kubelet.Config{
+		NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, PodCIDR: cfg.PodCIDR, RootDir: cfg.RootDir, PodLogsDir: cfg.PodLogsDir,
+		Labels: cfg.Labels, Taints: cfg.Taints, SystemReservedCPU: cfg.SystemReservedCPU, SystemReservedMemory: cfg.SystemReservedMemory,
+		MaxPods: cfg.MaxPods, Logger: cfg.Logger, Client: cfg.Client, Runtime: rt, Network: nw,
+		ContainerConfig: buildFunc(builder), PodResources: res,
+	}
+	if cfg.Tune != nil {
+		cfg.Tune(&kc)
+	}
+	return kubelet.Run(ctx, kc)
+}
+
+// buildFunc adapts the container builder to the kubelet's hook.
+func buildFunc(b *container.Builder) kubelet.ContainerConfigFunc {
+	return func(ctx context.Context, pod *corev1.Pod, c *corev1.Container, info kubelet.PodInfo) (runtime.ContainerConfig, error) {
+		ci := container.PodInfo{
+			NetNSPath: info.NetNSPath, NodeName: info.NodeName, RestartCount: int32(info.RestartCount),
+			LogPath: info.LogPath, CgroupParent: info.CgroupParent, Image: info.Image,
+		}
+		if info.PodIP != nil {
+			ci.PodIP = info.PodIP.String()
+		}
+		if info.HostIP != nil {
+			ci.HostIP = info.HostIP.String()
+		}
+		return b.Build(ctx, pod, c, ci)
+	}
+}
+
+// podResources is a pod's volumes and cgroup.
+type podResources struct {
+	volumes *container.Volumes
+	cgroups *container.Cgroups
+}
+
+func (p *podResources) Setup(ctx context.Context, pod *corev1.Pod) error {
+	if _, err := p.cgroups.EnsurePodCgroup(pod); err != nil {
+		return fmt.Errorf("pod cgroup: %w", err)
+	}
+	return p.volumes.Setup(ctx, pod)
+}
+
+func (p *podResources) Teardown(ctx context.Context, uid types.UID) error {
+	return errors.Join(p.volumes.Teardown(uid), p.cgroups.RemovePodCgroup(uid))
+}
