@@ -1,0 +1,79 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// BenchmarkPodStartup30 creates 30 pods at once on one node (image
+// present) and measures, per pod, the time from its create call to a watch
+// seeing it Running.
+func BenchmarkPodStartup30(b *testing.B) {
+	n := startNode(b)
+	const pods = 30
+	ctx := context.Background()
+	w, err := n.cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	var mu sync.Mutex
+	created := map[string]time.Time{}
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for i := 0; i < pods; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("start-%02d", i)
+			p := busyboxPod(name, corev1.RestartPolicyAlways, "sleep 3600")
+			t0 := time.Now()
+			if _, err := n.cs.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				b.Error(err)
+				return
+			}
+			mu.Lock()
+			created[name] = t0
+			mu.Unlock()
+		}()
+	}
+	var lat []time.Duration
+	seen := map[string]bool{}
+	deadline := time.After(2 * time.Minute)
+	for len(seen) < pods {
+		select {
+		case ev := <-w.ResultChan():
+			if ev.Type == watch.Error {
+				b.Fatalf("watch error: %v", ev.Object)
+			}
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok || p.Status.Phase != corev1.PodRunning || seen[p.Name] {
+				continue
+			}
+			now := time.Now()
+			mu.Lock()
+			t0, ok := created[p.Name]
+			mu.Unlock()
+			if !ok {
+				t0 = p.CreationTimestamp.Time // the create call has not returned yet
+			}
+			seen[p.Name] = true
+			lat = append(lat, now.Sub(t0))
+		case <-deadline:
+			b.Fatalf("%d of %d pods Running after 2 minutes", len(seen), pods)
+		}
+	}
+	b.StopTimer()
+	wg.Wait()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99-ms")
+}
