@@ -393,6 +393,12 @@ func cgroupParent(pod *corev1.Pod) string {
 
 // startContainer pulls, creates and starts one new container instance.
 func (k *kubelet) startContainer(ctx context.Context, w *podWorker, pod *corev1.Pod, s containerStart) {
+	select {
+	case k.starts <- struct{}{}:
+		defer func() { <-k.starts }()
+	case <-ctx.Done():
+		return
+	}
 	c := s.Container
 	policy := pullPolicy(c)
 	if policy != runtime.PullNever {

@@ -16,9 +16,13 @@ import (
 // BenchmarkPodStartup30 creates 30 pods at once on one node (image
 // present) and measures, per pod, the time from its create call to a watch
 // seeing it Running.
-func BenchmarkPodStartup30(b *testing.B) {
+func BenchmarkPodStartup30(b *testing.B) { benchStartup(b, 30) }
+
+// BenchmarkPodStartup1 is the same for one pod alone.
+func BenchmarkPodStartup1(b *testing.B) { benchStartup(b, 1) }
+
+func benchStartup(b *testing.B, pods int) {
 	n := startNode(b)
-	const pods = 30
 	ctx := context.Background()
 	w, err := n.cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{})
 	if err != nil {
