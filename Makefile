@@ -28,7 +28,7 @@ DATA_DIR ?= /var/lib/skiff
 SYSTEM_PACKAGES := ca-certificates iptables conntrack containerd runc
 TEST_PACKAGES   := etcd-server containerd runc docker-registry busybox-static
 
-.PHONY: all build up deps test-deps test test-short bench vet fmt clean
+.PHONY: all build up containerd deps test-deps test test-short bench vet fmt clean
 
 all: build
 
@@ -57,8 +57,22 @@ test-deps:
 	fi
 
 # up starts a single-host cluster in the foreground (Ctrl-C stops it).
-up: deps build
+up: deps build containerd
 	./bin/skiff up --data-dir $(DATA_DIR)
+
+# containerd makes sure containerd answers on its socket: through systemd
+# where it runs, else started in the background (logs in
+# /var/log/skiff-containerd.log).
+containerd:
+	@if [ ! -S /run/containerd/containerd.sock ]; then \
+	  if systemctl is-system-running >/dev/null 2>&1 || systemctl is-system-running 2>&1 | grep -qE 'degraded|starting'; then \
+	    systemctl enable --now containerd; \
+	  else \
+	    echo "starting containerd (no systemd)"; \
+	    nohup containerd >/var/log/skiff-containerd.log 2>&1 & \
+	  fi; \
+	  for i in $$(seq 50); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done; \
+	fi
 
 # test runs every test: unit, integration (real embedded etcd), and the
 # tiers that need root when run as root.
@@ -72,7 +86,7 @@ test-short:
 
 # bench runs the API benchmarks (see README for the figures).
 bench:
-	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./apiserver/...
+	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./apiserver/... ./runtime/... ./kubelet/... ./test/...
 
 vet:
 	go vet ./...
