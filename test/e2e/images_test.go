@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/skiffk8s/skiff/test/nodetest"
+)
+
+func TestNodeImages(t *testing.T) {
+	n := startNode(t)
+	registry := nodetest.StartRegistry(t)
+	pushed := nodetest.PushBusybox(t, registry, "e2e/busybox:pushed")
+
+	t.Run("a missing image gives ErrImagePull then ImagePullBackOff with the registry's message", func(t *testing.T) {
+		ref := registry + "/e2e/busybox:missing"
+		p := busyboxPod("missing", corev1.RestartPolicyAlways, "sleep 3600")
+		p.Spec.Containers[0].Image, p.Spec.Containers[0].ImagePullPolicy = ref, corev1.PullAlways
+		updates := n.watchPod(t, "missing")
+		n.create(t, p)
+		var seen []string
+		var errPull, backOff *corev1.ContainerStateWaiting
+		deadline := time.After(20 * time.Second)
+		for backOff == nil {
+			select {
+			case pod := <-updates:
+				w := waiting(pod, "main")
+				if w == nil {
+					continue
+				}
+				if len(seen) == 0 || seen[len(seen)-1] != w.Reason {
+					seen = append(seen, w.Reason)
+				}
+				switch w.Reason {
+				case "ErrImagePull":
+					errPull = w
+				case "ImagePullBackOff":
+					backOff = w
+				}
+			case <-deadline:
+				t.Fatalf("no ImagePullBackOff in 20 s; waiting reasons seen: %v", seen)
+			}
+		}
+		if errPull == nil {
+			t.Errorf("ImagePullBackOff without ErrImagePull before it; reasons seen: %v", seen)
+		} else if !strings.Contains(errPull.Message, ref) || !strings.Contains(errPull.Message, "manifest unknown") {
+			t.Errorf("ErrImagePull message %q should name %s and the registry's message (manifest unknown)", errPull.Message, ref)
+		}
+		if !strings.Contains(backOff.Message, ref) || !strings.Contains(backOff.Message, "manifest unknown") {
+			t.Errorf("ImagePullBackOff message %q should name %s and the registry's message (manifest unknown)", backOff.Message, ref)
+		}
+		if pod := n.get(t, "missing"); pod.Status.Phase != corev1.PodPending {
+			t.Errorf("phase %s, want Pending", pod.Status.Phase)
+		}
+		n.waitEvent(t, "missing", "Pulling", ref)
+		n.waitEvent(t, "missing", "Warning Failed", "manifest unknown")
+		n.waitEvent(t, "missing", "BackOff", ref)
+	})
+
+	t.Run("an image pulled from the registry runs", func(t *testing.T) {
+		p := busyboxPod("pulled", corev1.RestartPolicyAlways, "echo pulled-and-running; sleep 3600")
+		p.Spec.Containers[0].Image, p.Spec.Containers[0].ImagePullPolicy = pushed, corev1.PullAlways
+		n.create(t, p)
+		pod := n.waitPhase(t, "pulled", corev1.PodRunning)
+		n.waitLog(t, pod, "main", 0, "pulled-and-running")
+		st := status(pod, "main")
+		if !strings.Contains(st.Image, registry+"/e2e/busybox") || !strings.Contains(st.ImageID, "sha256:") {
+			t.Errorf("image %q imageID %q, want the pulled image and its digest", st.Image, st.ImageID)
+		}
+		n.waitEvent(t, "pulled", "Pulled", pushed)
+	})
+
+	t.Run("an invalid image reference gives InvalidImageName", func(t *testing.T) {
+		p := busyboxPod("badref", corev1.RestartPolicyAlways, "true")
+		p.Spec.Containers[0].Image = "busybox:::bad"
+		n.create(t, p)
+		pod := n.waitPod(t, "badref", "waiting reason InvalidImageName", 20*time.Second, func(p *corev1.Pod) bool {
+			w := waiting(p, "main")
+			return w != nil && w.Reason == "InvalidImageName"
+		})
+		if w := waiting(pod, "main"); !strings.Contains(w.Message, "busybox:::bad") {
+			t.Errorf("message %q does not name the image", w.Message)
+		}
+		if pod.Status.Phase != corev1.PodPending {
+			t.Errorf("phase %s, want Pending", pod.Status.Phase)
+		}
+		n.waitEvent(t, "badref", "InvalidImageName")
+	})
+}
