@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestNodeEnvAndVolumes(t *testing.T) {
+	n := startNode(t)
+	ctx := context.Background()
+	if _, err := n.cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "settings"},
+		Data:       map[string]string{"color": "blue", "size": "large"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.cs.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "creds"},
+		Data:       map[string][]byte{"password": []byte("s3cr3t"), "user": []byte("admin")},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hostDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(hostDir, "from-host.txt"), []byte("written-by-the-test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	group(t, "pods", map[string]func(t *testing.T){
+		"env from a configMap and a secret": func(t *testing.T) {
+			p := busyboxPod("env", corev1.RestartPolicyNever, "env | sort; echo env-done")
+			c := &p.Spec.Containers[0]
+			c.Env = []corev1.EnvVar{
+				{Name: "COLOR", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+					LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}, Key: "color"}}},
+				{Name: "PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+					LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "password"}}},
+				{Name: "PLAIN", Value: "literal"},
+			}
+			c.EnvFrom = []corev1.EnvFromSource{
+				{Prefix: "CM_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}},
+				{Prefix: "SEC_", SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}}},
+			}
+			pod := n.waitPhase(t, n.create(t, p).Name, corev1.PodSucceeded)
+			log := n.waitLog(t, pod, "main", 0, "env-done")
+			for _, want := range []string{"COLOR=blue", "PASSWORD=s3cr3t", "PLAIN=literal", "CM_color=blue", "CM_size=large", "SEC_password=s3cr3t", "SEC_user=admin"} {
+				if !strings.Contains(log, " "+want+"\n") {
+					t.Errorf("env lacks %s:\n%s", want, log)
+				}
+			}
+		},
+
+		"an emptyDir is shared by two containers": func(t *testing.T) {
+			p := busyboxPod("shared", corev1.RestartPolicyNever, "echo from-writer > /data/msg; sleep 3")
+			p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+			reader := p.Spec.Containers[0]
+			reader.Name = "reader"
+			reader.Command = []string{"sh", "-c", "for i in $(seq 50); do [ -s /shared/msg ] && break; sleep 0.1; done; echo read: $(cat /shared/msg)"}
+			reader.VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/shared"}}
+			p.Spec.Containers = append(p.Spec.Containers, reader)
+			pod := n.create(t, p)
+			n.waitLog(t, pod, "reader", 0, "read: from-writer")
+		},
+
+		"configMap, secret and downwardAPI volumes are files": func(t *testing.T) {
+			p := busyboxPod("files", corev1.RestartPolicyNever,
+				"echo cm=$(cat /cm/color); echo secret=$(cat /secret/user); echo labels:; cat /info/labels; echo; echo files-done")
+			p.Labels["tier"] = "backend"
+			p.Spec.Volumes = []corev1.Volume{
+				{Name: "cm", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}},
+				{Name: "secret", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "creds"}}},
+				{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+					{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}}},
+			}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{
+				{Name: "cm", MountPath: "/cm"}, {Name: "secret", MountPath: "/secret"}, {Name: "info", MountPath: "/info"}}
+			pod := n.waitPhase(t, n.create(t, p).Name, corev1.PodSucceeded)
+			log := n.waitLog(t, pod, "main", 0, "files-done")
+			for _, want := range []string{"cm=blue", "secret=admin", `e2e="files"`, `tier="backend"`} {
+				if !strings.Contains(log, want) {
+					t.Errorf("output lacks %s:\n%s", want, log)
+				}
+			}
+		},
+
+		"a hostPath Directory shows the host's file": func(t *testing.T) {
+			p := busyboxPod("hostpath", corev1.RestartPolicyNever, "cat /host/from-host.txt")
+			dir := corev1.HostPathDirectory
+			p.Spec.Volumes = []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostDir, Type: &dir}}}}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "host", MountPath: "/host", ReadOnly: true}}
+			pod := n.waitPhase(t, n.create(t, p).Name, corev1.PodSucceeded)
+			n.waitLog(t, pod, "main", 0, "written-by-the-test")
+		},
+
+		"a hostPath of the wrong type fails the mount and starts nothing": func(t *testing.T) {
+			p := busyboxPod("wrongtype", corev1.RestartPolicyAlways, "echo must-not-run; sleep 3600")
+			file := corev1.HostPathFile
+			p.Spec.Volumes = []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostDir, Type: &file}}}}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "host", MountPath: "/host"}}
+			pod := n.create(t, p)
+			ev := n.waitEvent(t, "wrongtype", "Warning FailedMount", `volume "host"`, hostDir, "is not a file")
+			t.Logf("event: %s", ev)
+			time.Sleep(time.Second) // a few relists: the container must still not exist
+			pod = n.get(t, "wrongtype")
+			if pod.Status.Phase != corev1.PodPending {
+				t.Errorf("phase %s, want Pending", pod.Status.Phase)
+			}
+			st := status(pod, "main")
+			if st.State.Waiting == nil || st.State.Waiting.Reason != "ContainerCreating" || st.ContainerID != "" {
+				t.Errorf("container status %+v, want waiting ContainerCreating and no container", st)
+			}
+			if log := n.logFile(pod, "main", 0); log != "" {
+				t.Errorf("the container ran: %q", log)
+			}
+		},
+	})
+}
