@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/skiffk8s/skiff/kubelet/prober"
 	"github.com/skiffk8s/skiff/runtime"
 )
 
@@ -69,6 +70,9 @@ type podState struct {
 	PullFailures map[string]pullFailure
 	// NetworkReady is true once the pod's network is set up.
 	NetworkReady bool
+	// Unhealthy are running instances (by ID) whose liveness or startup
+	// probe failed: they are killed so the restart policy applies.
+	Unhealthy map[string]prober.Update
 }
 
 // newPodState groups a pod's runtime containers.
@@ -129,8 +133,10 @@ type podActions struct {
 	Start []containerStart
 	// StartExisting are created-but-not-started instances to start.
 	StartExisting []instance
-	// Kill are running instances to stop.
-	Kill []instance
+	// Kill are running instances to stop; KillMessage, by instance ID,
+	// replaces the Killing event's "Stopping container x".
+	Kill        []instance
+	KillMessage map[string]string
 	// Remove are exited instances no longer needed (IDs).
 	Remove []string
 	// Waiting are reasons for containers that wait (CrashLoopBackOff,
@@ -244,6 +250,21 @@ func computePodActions(pod *corev1.Pod, st *podState, now time.Time) podActions 
 	}
 	if !st.NetworkReady {
 		a.SetupNetwork = true
+	}
+	// Containers that failed a liveness or startup probe are killed; the
+	// next sync restarts them as their restart policy says.
+	for i := range pod.Spec.Containers {
+		in := st.latest(pod.Spec.Containers[i].Name)
+		if in == nil || in.State != runtime.StateRunning {
+			continue
+		}
+		if u, ok := st.Unhealthy[in.ID]; ok {
+			a.Kill = append(a.Kill, *in)
+			if a.KillMessage == nil {
+				a.KillMessage = map[string]string{}
+			}
+			a.KillMessage[in.ID] = probeKillMessage(u)
+		}
 	}
 	policy := pod.Spec.RestartPolicy
 	podName := fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)

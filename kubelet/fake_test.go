@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,9 @@ type fakeRuntime struct {
 	configs    map[string]runtime.ContainerConfig
 	next       int
 	stops      map[string]time.Duration // grace used, by ID
+	// execFn answers Exec (nil: exit 0); execs records the commands run.
+	execFn func(id string, cmd []string) (int, []byte, error)
+	execs  []string
 }
 
 var _ runtime.Runtime = (*fakeRuntime)(nil)
@@ -154,8 +158,29 @@ next:
 	return out, nil
 }
 
-func (f *fakeRuntime) Exec(context.Context, string, []string, time.Duration) (int, []byte, error) {
-	return 0, nil, nil
+func (f *fakeRuntime) Exec(_ context.Context, id string, cmd []string, _ time.Duration) (int, []byte, error) {
+	f.mu.Lock()
+	fn := f.execFn
+	f.execs = append(f.execs, strings.Join(cmd, " "))
+	f.mu.Unlock()
+	if fn == nil {
+		return 0, nil, nil
+	}
+	return fn(id, cmd)
+}
+
+// setExec sets the Exec answer.
+func (f *fakeRuntime) setExec(fn func(id string, cmd []string) (int, []byte, error)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.execFn = fn
+}
+
+// execsRun returns the commands Exec ran.
+func (f *fakeRuntime) execsRun() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.execs...)
 }
 
 func (f *fakeRuntime) Version(context.Context) (string, string, error) {

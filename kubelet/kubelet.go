@@ -31,6 +31,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiffk8s/skiff/kubelet/network"
+	"github.com/skiffk8s/skiff/kubelet/prober"
 	"github.com/skiffk8s/skiff/runtime"
 )
 
@@ -84,6 +85,41 @@ type PodResources interface {
 	Teardown(ctx context.Context, uid types.UID) error
 }
 
+// PodResourcesSyncer is implemented by PodResources that keep what they
+// made current (configMap, secret, downwardAPI and token volumes follow
+// the API). Sync is called on every sync of a pod whose resources are set
+// up; it must be cheap when nothing changed and safe to repeat.
+type PodResourcesSyncer interface {
+	Sync(ctx context.Context, pod *corev1.Pod) error
+}
+
+// Prober runs the pods' liveness, readiness and startup probes
+// (prober.Manager implements it). Methods are safe for concurrent use.
+type Prober interface {
+	// UpdatePod hands the prober the pod's running containers after each
+	// sync; podIP is where network probes go.
+	UpdatePod(pod *corev1.Pod, podIP string, containers []prober.ContainerState)
+	// RemovePod stops the pod's probes.
+	RemovePod(uid types.UID)
+	// Readiness, Started and Alive report the current results of the
+	// container's probes (true when it has no such probe).
+	Readiness(uid types.UID, container string) bool
+	Started(uid types.UID, container string) bool
+	Alive(uid types.UID, container string) bool
+}
+
+var _ Prober = (*prober.Manager)(nil)
+
+// ProberDeps is what the kubelet hands its NewProber hook.
+type ProberDeps struct {
+	Clock    clock.WithTicker
+	Recorder record.EventRecorder
+	// OnUpdate must be called with every change of a probe result: it
+	// wakes the pod's worker, and a Liveness or Startup Failure makes the
+	// kubelet kill the container (the restart policy restarts it).
+	OnUpdate func(prober.Update)
+}
+
 // noPodResources is the default PodResources: nothing to prepare.
 type noPodResources struct{}
 
@@ -130,8 +166,14 @@ type Config struct {
 	// ContainerConfig builds containers' runtime configs (default:
 	// BasicContainerConfig: command, args, literal env, workingDir).
 	ContainerConfig ContainerConfigFunc
-	// Readiness reports container readiness (default AlwaysReady).
+	// Readiness reports container readiness (default: the prober's
+	// readiness when NewProber is set, else AlwaysReady).
 	Readiness ReadinessSource
+	// NewProber, when set, builds the prober once the kubelet has its
+	// event recorder; the prober's results drive containers' ready and
+	// started, and liveness and startup failures restart containers
+	// (default: no probes).
+	NewProber func(ProberDeps) Prober
 	// PodResources prepares and removes what a pod needs besides its
 	// network and containers: volumes, its cgroup, its files (default:
 	// nothing).
@@ -188,7 +230,7 @@ func (c *Config) setDefaults() error {
 	if c.ContainerConfig == nil {
 		c.ContainerConfig = BasicContainerConfig
 	}
-	if c.Readiness == nil {
+	if c.Readiness == nil && c.NewProber == nil {
 		c.Readiness = AlwaysReady{}
 	}
 	def := func(d *time.Duration, v time.Duration) {
@@ -257,6 +299,11 @@ type kubelet struct {
 	podLister  corelisters.PodLister
 	nodeLister corelisters.NodeLister
 	recorder   record.EventRecorder
+	// prober runs probes (nil: none); set before pod workers start.
+	prober Prober
+	// unhealthy are running containers whose liveness or startup probe
+	// failed, by pod UID and container ID; guarded by mu.
+	unhealthy map[types.UID]map[string]prober.Update
 
 	// starts bounds concurrent container starts (twice the CPUs): a start
 	// is mostly CPU (shim, runc), so starting 30 at once makes every pod
@@ -267,12 +314,13 @@ type kubelet struct {
 
 func newKubelet(cfg Config) *kubelet {
 	return &kubelet{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		clock:    cfg.Clock,
-		admitted: map[types.UID]bool{},
-		workers:  map[types.UID]*podWorker{},
-		hostIP:   cfg.NodeIP,
-		starts:   make(chan struct{}, 2*max(2, goruntime.NumCPU())),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		clock:     cfg.Clock,
+		admitted:  map[types.UID]bool{},
+		workers:   map[types.UID]*podWorker{},
+		unhealthy: map[types.UID]map[string]prober.Update{},
+		hostIP:    cfg.NodeIP,
+		starts:    make(chan struct{}, 2*max(2, goruntime.NumCPU())),
 	}
 }

@@ -29,13 +29,21 @@ type harness struct {
 	clk *testingclock.FakeClock
 	// stop stops the running kubelet and waits for Run to return.
 	stop func()
+	// tune adjusts the kubelet's config before it starts (optional).
+	tune func(*Config)
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith starts a kubelet whose config tune adjusts.
+func newHarnessWith(t *testing.T, tune func(*Config)) *harness {
+	t.Helper()
 	srv := apitest.Start(t)
 	clk := testingclock.NewFakeClock(time.Now())
-	h := &harness{t: t, srv: srv, clk: clk, rt: newFakeRuntime(clk), nw: newFakeNetwork()}
+	h := &harness{t: t, srv: srv, clk: clk, rt: newFakeRuntime(clk), nw: newFakeNetwork(), tune: tune}
 	h.start()
 	return h
 }
@@ -57,6 +65,9 @@ func (h *harness) start() {
 		Network:           h.nw,
 		machine: &Machine{CPUs: 4, MemoryBytes: 8 << 30, EphemeralBytes: 100 << 30, OperatingSystem: "linux",
 			Architecture: "amd64", KernelVersion: "6.1.0-test", OSImage: "Debian GNU/Linux 12 (bookworm)", MachineID: "abc123"},
+	}
+	if h.tune != nil {
+		h.tune(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -119,6 +119,7 @@ func (k *kubelet) syncPod(ctx context.Context, w *podWorker) (done bool, requeue
 	pod, err := k.podLister.Pods(w.namespace).Get(w.name)
 	if err != nil || pod.UID != w.uid {
 		// Gone from the API (deleted by us, or forcibly): clean up.
+		k.forgetProbes(w.uid)
 		if err := k.cleanupPod(ctx, w, w.last); err != nil {
 			k.log.Warn("clean up pod", "pod", w.namespace+"/"+w.name, "err", err)
 			return false, k.cfg.RelistInterval
@@ -128,6 +129,7 @@ func (k *kubelet) syncPod(ctx context.Context, w *podWorker) (done bool, requeue
 	w.last = pod
 	log := k.log.With("pod", pod.Namespace+"/"+pod.Name)
 	if pod.DeletionTimestamp != nil {
+		k.forgetProbes(pod.UID)
 		if !w.terminated {
 			if err := k.terminatePod(ctx, w, pod); err != nil {
 				log.Warn("terminate pod", "err", err)
@@ -148,6 +150,7 @@ func (k *kubelet) syncPod(ctx context.Context, w *podWorker) (done bool, requeue
 	st := newPodState(pod, containers)
 	st.PullFailures = w.pullFailures
 	st.NetworkReady = w.attachment != nil || pod.Spec.HostNetwork
+	st.Unhealthy = k.unhealthyOf(pod.UID, containers)
 	now := k.clock.Now()
 	a := computePodActions(pod, st, now)
 	if k.execute(ctx, w, pod, st, &a) {
@@ -158,20 +161,28 @@ func (k *kubelet) syncPod(ctx context.Context, w *podWorker) (done bool, requeue
 		st = newPodState(pod, containers)
 		st.PullFailures = w.pullFailures
 		st.NetworkReady = w.attachment != nil || pod.Spec.HostNetwork
+		st.Unhealthy = k.unhealthyOf(pod.UID, containers)
 	}
 	if len(w.errors) > 0 {
 		a.requeue(k.cfg.RelistInterval)
 	}
 	if isTerminal(pod.Status.Phase) {
+		k.forgetProbes(pod.UID)
 		return false, a.RequeueAfter
 	}
 	in := statusInput{State: st, Waiting: a.Waiting, Errors: w.errors, HostIP: k.hostIP,
-		Ready: func(name, id string) bool { return k.cfg.Readiness.Ready(pod, name, id) }}
+		Ready:   func(name, id string) bool { return k.cfg.Readiness.Ready(pod, name, id) },
+		Started: k.startedFunc(pod)}
 	if w.attachment != nil {
 		in.PodIP = w.attachment.IP
 	} else if pod.Spec.HostNetwork {
 		in.PodIP = k.hostIP
 	}
+	podIP := ""
+	if in.PodIP != nil {
+		podIP = in.PodIP.String()
+	}
+	k.updateProber(pod, st, podIP)
 	status := computePodStatus(pod, in, now)
 	if err := k.writeStatus(ctx, pod, status); err != nil {
 		log.Warn("write pod status", "err", err)
@@ -282,7 +293,11 @@ func (k *kubelet) execute(ctx context.Context, w *podWorker, pod *corev1.Pod, st
 	grace := terminationGrace(pod)
 	for _, in := range a.Kill {
 		changed = true
-		k.recorder.Eventf(pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", in.Labels[LabelContainerName])
+		msg := a.KillMessage[in.ID]
+		if msg == "" {
+			msg = "Stopping container " + in.Labels[LabelContainerName]
+		}
+		k.recorder.Event(pod, corev1.EventTypeNormal, "Killing", msg)
 		if err := k.cfg.Runtime.StopContainer(ctx, in.ID, grace); err != nil {
 			k.log.Warn("stop container", "id", in.ID, "err", err)
 		}

@@ -25,6 +25,9 @@ type statusInput struct {
 	HostIP net.IP
 	// Ready reports readiness of a running container.
 	Ready func(name, id string) bool
+	// Started reports whether a running container passed its startup
+	// probe (nil: all have).
+	Started func(name string) bool
 }
 
 func mtime(t time.Time) metav1.Time { return metav1.NewTime(t).Rfc3339Copy() }
@@ -93,7 +96,7 @@ func containerStatus(c *corev1.Container, in statusInput, pending string) corev1
 		cs.State.Waiting = w
 	case cur.State == runtime.StateRunning:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: mtime(cur.StartedAt)}
-		cs.Started = new(true)
+		cs.Started = new(in.Started == nil || in.Started(c.Name))
 		cs.Ready = in.Ready == nil || in.Ready(c.Name, cur.ID)
 	case cur.State == runtime.StateExited && w != nil:
 		// Waiting to be restarted: the dead instance is the last state.

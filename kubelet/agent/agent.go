@@ -21,6 +21,7 @@ import (
 	"github.com/skiffk8s/skiff/kubelet"
 	"github.com/skiffk8s/skiff/kubelet/container"
 	"github.com/skiffk8s/skiff/kubelet/network"
+	"github.com/skiffk8s/skiff/kubelet/prober"
 	"github.com/skiffk8s/skiff/runtime"
 )
 
@@ -107,6 +108,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Labels: cfg.Labels, Taints: cfg.Taints, SystemReservedCPU: cfg.SystemReservedCPU, SystemReservedMemory: cfg.SystemReservedMemory,
 		MaxPods: cfg.MaxPods, Logger: cfg.Logger, Client: cfg.Client, Runtime: rt, Network: nw,
 		ContainerConfig: buildFunc(builder), PodResources: res,
+		NewProber: func(d kubelet.ProberDeps) kubelet.Prober {
+			return prober.New(prober.Config{Exec: rt.Exec, Clock: d.Clock, Recorder: d.Recorder, OnUpdate: d.OnUpdate})
+		},
 	}
 	if cfg.Tune != nil {
 		cfg.Tune(&kc)

@@ -167,6 +167,11 @@ func (m *Manager) UpdatePod(pod *corev1.Pod, podIP string, containers []Containe
 			key := workerKey{pod.UID, c.Name, p.typ}
 			want[key] = true
 			if w, ok := m.workers[key]; ok {
+				if w.state.ID != states[c.Name].ID {
+					// A new (or no) instance: the old one's result does
+					// not apply to it, even before the worker runs.
+					delete(m.results, key)
+				}
 				w.setStateLocked(pod, podIP, states[c.Name])
 				continue
 			}
