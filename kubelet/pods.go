@@ -293,12 +293,12 @@ func (k *kubelet) execute(ctx context.Context, w *podWorker, pod *corev1.Pod, st
 	grace := terminationGrace(pod)
 	for _, in := range a.Kill {
 		changed = true
+		name := in.Labels[LabelContainerName]
 		msg := a.KillMessage[in.ID]
 		if msg == "" {
-			msg = "Stopping container " + in.Labels[LabelContainerName]
+			msg = "Stopping container " + name
 		}
-		k.recorder.Event(pod, corev1.EventTypeNormal, "Killing", msg)
-		if err := k.cfg.Runtime.StopContainer(ctx, in.ID, grace); err != nil {
+		if err := k.killContainer(ctx, w, pod, name, in.ID, grace, msg); err != nil {
 			k.log.Warn("stop container", "id", in.ID, "err", err)
 		}
 	}
@@ -317,6 +317,7 @@ func (k *kubelet) execute(ctx context.Context, w *podWorker, pod *corev1.Pod, st
 		}
 		delete(w.errors, name)
 		k.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", name)
+		k.postStart(ctx, w, pod, containerByName(pod, name), in.ID)
 	}
 	for _, s := range a.Start {
 		changed = true
@@ -501,6 +502,7 @@ func (k *kubelet) startContainer(ctx context.Context, w *podWorker, pod *corev1.
 	}
 	delete(w.errors, c.Name)
 	k.recorder.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	k.postStart(ctx, w, pod, c, id)
 }
 
 // pullAuth reads the pod's imagePullSecrets (dockerconfigjson).
@@ -573,10 +575,14 @@ func (k *kubelet) stopPod(ctx context.Context, w *podWorker, pod *corev1.Pod, gr
 		if pod != nil {
 			k.recorder.Eventf(pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", c.Labels[LabelContainerName])
 		}
+		hookPod := pod // preStop runs in running containers only
+		if c.State != runtime.StateRunning {
+			hookPod = nil
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = k.cfg.Runtime.StopContainer(ctx, c.ID, grace)
+			errs[i] = k.killContainer(ctx, w, hookPod, c.Labels[LabelContainerName], c.ID, grace, "")
 		}()
 	}
 	wg.Wait()
