@@ -37,6 +37,8 @@ type podWorker struct {
 	// reported in a BackOff event, by container name.
 	backOffReported map[string]string
 	terminated      bool
+	// resourcesSynced is when PodResources last synced the pod.
+	resourcesSynced time.Time
 }
 
 // dispatch wakes the pod's worker, starting one if needed.
@@ -153,6 +155,7 @@ func (k *kubelet) syncPod(ctx context.Context, w *podWorker) (done bool, requeue
 	st.Unhealthy = k.unhealthyOf(pod.UID, containers)
 	now := k.clock.Now()
 	a := computePodActions(pod, st, now)
+	k.syncResources(ctx, w, pod, len(containers) > 0 && len(a.Start) == 0 && len(a.StartExisting) == 0, now)
 	if k.execute(ctx, w, pod, st, &a) {
 		if containers, err = k.cfg.Runtime.ListContainers(ctx, map[string]string{LabelPodUID: string(pod.UID)}); err != nil {
 			log.Warn("list containers", "err", err)
@@ -192,6 +195,21 @@ func (k *kubelet) syncPod(ctx context.Context, w *podWorker) (done bool, requeue
 		a.requeue(k.cfg.RelistInterval) // stop and tear down
 	}
 	return false, a.RequeueAfter
+}
+
+// syncResources lets PodResources that can keep the pod's resources
+// current (volumes projected from the API) do so, at most once per
+// RelistInterval; setUp says the pod's resources exist and this sync
+// does not set them up anyway.
+func (k *kubelet) syncResources(ctx context.Context, w *podWorker, pod *corev1.Pod, setUp bool, now time.Time) {
+	s, ok := k.cfg.PodResources.(PodResourcesSyncer)
+	if !ok || !setUp || isTerminal(pod.Status.Phase) || now.Sub(w.resourcesSynced) < k.cfg.RelistInterval {
+		return
+	}
+	w.resourcesSynced = now
+	if err := s.Sync(ctx, pod); err != nil {
+		k.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "%v", err)
+	}
 }
 
 // admit runs admission once per pod: a pod whose containers already

@@ -148,6 +148,15 @@ func (p *podResources) Setup(ctx context.Context, pod *corev1.Pod) error {
 	return p.volumes.Setup(ctx, pod)
 }
 
+// Sync keeps configMap, secret, downwardAPI and projected volumes (and
+// their service account tokens) current.
+func (p *podResources) Sync(ctx context.Context, pod *corev1.Pod) error {
+	_, err := p.volumes.Sync(ctx, pod)
+	return err
+}
+
+var _ kubelet.PodResourcesSyncer = (*podResources)(nil)
+
 func (p *podResources) Teardown(ctx context.Context, uid types.UID) error {
 	return errors.Join(p.volumes.Teardown(uid), p.cgroups.RemovePodCgroup(uid))
 }
