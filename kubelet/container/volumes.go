@@ -33,8 +33,10 @@ const defaultVolumeMode int32 = 0o644
 
 // Volumes materializes a pod's volumes on disk, keeps the ones projected
 // from the API (configMap, secret, downwardAPI, projected) current, and
-// removes them. It keeps no state of its own: everything it needs is on
-// disk, so a restarted kubelet carries on.
+// removes them. Besides the service account tokens of projected volumes
+// (kept in memory until 80% of their life has passed; a restarted kubelet
+// requests new ones), everything it needs is on disk, so a restarted
+// kubelet carries on. Use it through a pointer (Builder.Volumes).
 type Volumes struct {
 	// RootDir is the kubelet's root; pods live in RootDir/pods/<uid>.
 	RootDir string
@@ -47,6 +49,9 @@ type Volumes struct {
 	NodeAllocatable func() corev1.ResourceList
 	// Recorder receives events about the pod (optional).
 	Recorder record.EventRecorder
+
+	// tokens are the service account tokens of projected volumes.
+	tokens tokenCache
 }
 
 // PodDir is RootDir/pods/<uid>.
@@ -147,6 +152,7 @@ func (v *Volumes) Sync(ctx context.Context, pod *corev1.Pod) (changed []string, 
 // Teardown unmounts whatever is mounted under the pod's directory
 // (tmpfs emptyDirs) and removes the directory. It is safe to repeat.
 func (v *Volumes) Teardown(uid types.UID) error {
+	v.tokens.forget(uid)
 	dir := v.PodDir(uid)
 	if err := unmountUnder(dir); err != nil {
 		return fmt.Errorf("tear down volumes of pod %s: %w", uid, err)
@@ -375,9 +381,10 @@ func (v *Volumes) projectedPayload(ctx context.Context, pod *corev1.Pod, src *co
 		case s.DownwardAPI != nil:
 			sub, err = v.downwardAPIPayload(pod, s.DownwardAPI.Items, defMode)
 		case s.ServiceAccountToken != nil:
-			// TODO: serviceAccountToken needs the TokenRequest API, which
-			// the API server does not serve yet; the file is left out.
-			continue
+			var tok string
+			if tok, err = v.serviceAccountToken(ctx, pod, s.ServiceAccountToken); err == nil {
+				sub = map[string]fileProjection{s.ServiceAccountToken.Path: {Data: []byte(tok), Mode: defMode}}
+			}
 		default:
 			continue
 		}

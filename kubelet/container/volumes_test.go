@@ -60,7 +60,6 @@ func TestProjectedVolumes(t *testing.T) {
 			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, Items: []corev1.KeyToPath{{Key: "a.conf", Path: "a.conf"}}}},
 			{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}}},
 			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "ns", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}},
-			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}},
 		}}}},
 		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}
@@ -99,9 +98,6 @@ func TestProjectedVolumes(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(vd(PluginSecret, "creds"), "pass")); !os.IsNotExist(err) {
 		t.Errorf("a secret key outside items was written: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(vd(PluginProjected, "all"), "token")); !os.IsNotExist(err) {
-		t.Errorf("serviceAccountToken should be skipped for now: %v", err)
 	}
 	entries, _ := os.ReadDir(vd(PluginConfigMap, "cfg-optional"))
 	for _, e := range entries {
