@@ -134,9 +134,11 @@ type podActions struct {
 	// StartExisting are created-but-not-started instances to start.
 	StartExisting []instance
 	// Kill are running instances to stop; KillMessage, by instance ID,
-	// replaces the Killing event's "Stopping container x".
+	// replaces the Killing event's "Stopping container x", and KillGrace
+	// the pod's grace period (a probe's terminationGracePeriodSeconds).
 	Kill        []instance
 	KillMessage map[string]string
+	KillGrace   map[string]time.Duration
 	// Remove are exited instances no longer needed (IDs).
 	Remove []string
 	// Waiting are reasons for containers that wait (CrashLoopBackOff,
@@ -264,6 +266,12 @@ func computePodActions(pod *corev1.Pod, st *podState, now time.Time) podActions 
 				a.KillMessage = map[string]string{}
 			}
 			a.KillMessage[in.ID] = probeKillMessage(u)
+			if g := probeGrace(&pod.Spec.Containers[i], u.Type); g != nil {
+				if a.KillGrace == nil {
+					a.KillGrace = map[string]time.Duration{}
+				}
+				a.KillGrace[in.ID] = time.Duration(*g) * time.Second
+			}
 		}
 	}
 	policy := pod.Spec.RestartPolicy

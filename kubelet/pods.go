@@ -316,7 +316,11 @@ func (k *kubelet) execute(ctx context.Context, w *podWorker, pod *corev1.Pod, st
 		if msg == "" {
 			msg = "Stopping container " + name
 		}
-		if err := k.killContainer(ctx, w, pod, name, in.ID, grace, msg); err != nil {
+		g := grace
+		if pg, ok := a.KillGrace[in.ID]; ok {
+			g = pg
+		}
+		if err := k.killContainer(ctx, w, pod, name, in.ID, g, msg); err != nil {
 			k.log.Warn("stop container", "id", in.ID, "err", err)
 		}
 	}

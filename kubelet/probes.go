@@ -112,6 +112,19 @@ func probeKillMessage(u prober.Update) string {
 	return "Container " + u.Container + " failed " + probeWord(u.Type) + " probe, will be restarted"
 }
 
+// probeGrace is the failed probe's terminationGracePeriodSeconds, which
+// overrides the pod's for the kill it causes (nil: none).
+func probeGrace(c *corev1.Container, t prober.ProbeType) *int64 {
+	p := c.LivenessProbe
+	if t == prober.Startup {
+		p = c.StartupProbe
+	}
+	if p == nil {
+		return nil
+	}
+	return p.TerminationGracePeriodSeconds
+}
+
 func probeWord(t prober.ProbeType) string {
 	switch t {
 	case prober.Startup:

@@ -83,21 +83,24 @@ func TestReadinessProbeDrivesReadyCondition(t *testing.T) {
 
 func TestFailedLivenessProbeRestartsContainer(t *testing.T) {
 	h := newHarnessWith(t, withProber)
-	var healthy atomic.Bool
-	healthy.Store(true)
-	h.rt.setExec(func(string, []string) (int, []byte, error) {
-		if healthy.Load() {
-			return 0, nil, nil
+	// The probe fails in the container named by sick, only.
+	var sick atomic.Value
+	sick.Store("")
+	h.rt.setExec(func(id string, _ []string) (int, []byte, error) {
+		if id == sick.Load() {
+			return 1, []byte("unhealthy"), nil
 		}
-		return 1, []byte("unhealthy"), nil
+		return 0, nil, nil
 	})
 	pod := simplePod("live", corev1.RestartPolicyAlways, "busybox:1.36")
 	pod.Spec.Containers[0].LivenessProbe = execProbe("true")
+	pod.Spec.Containers[0].LivenessProbe.TerminationGracePeriodSeconds = new(int64(3))
 	h.createPod(pod)
 	p := h.waitPod("live", "Running", 0, running)
 	first := p.Status.ContainerStatuses[0].ContainerID
+	id := strings.TrimPrefix(first, "containerd://")
 
-	healthy.Store(false)
+	sick.Store(id)
 	p = h.waitPod("live", "restarted", time.Second, func(p *corev1.Pod) bool {
 		return running(p) && p.Status.ContainerStatuses[0].RestartCount == 1
 	})
@@ -108,13 +111,22 @@ func TestFailedLivenessProbeRestartsContainer(t *testing.T) {
 	h.eventually("Killing event", 0, func() (bool, string) {
 		return h.hasEvent("Killing", "Container main failed liveness probe, will be restarted")
 	})
-	// The new container is probed afresh and, healthy again, stays.
-	healthy.Store(true)
-	for range 5 {
-		h.clk.Step(time.Second)
+	h.eventually("Unhealthy event", 0, func() (bool, string) {
+		return h.hasEvent("Unhealthy", "Liveness probe failed: unhealthy")
+	})
+	h.rt.mu.Lock()
+	g := h.rt.stops[id]
+	h.rt.mu.Unlock()
+	if g != 3*time.Second {
+		t.Errorf("killed with grace %v, want the probe's 3s", g)
 	}
-	if p, _ = h.getPod("live"); p.Status.ContainerStatuses[0].RestartCount != 1 {
-		t.Errorf("restartCount = %d after recovery, want 1", p.Status.ContainerStatuses[0].RestartCount)
+	// The new container is probed afresh and, healthy, stays.
+	n := len(h.rt.execsRun())
+	h.eventually("probes of the new container", time.Second, func() (bool, string) {
+		return len(h.rt.execsRun()) >= n+4, "fewer than 4 more probes"
+	})
+	if p, _ = h.getPod("live"); !running(p) || p.Status.ContainerStatuses[0].RestartCount != 1 {
+		t.Errorf("after recovery: running=%v restartCount=%d, want running with 1", running(p), p.Status.ContainerStatuses[0].RestartCount)
 	}
 }
 
