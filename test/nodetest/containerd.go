@@ -76,14 +76,13 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	cmd := exec.Command("containerd", "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	exited, err := StartPinned(cmd)
+	if err != nil {
 		logf.Close()
 		t.Fatalf("start containerd: %v", err)
 	}
 	logf.Close()
 	c.cmd = cmd
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { c.stop(t, exited) })
 
 	deadline := time.Now().Add(20 * time.Second)

@@ -54,13 +54,12 @@ http:
 	cmd := exec.Command("/usr/bin/docker-registry", "serve", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	exited, err := StartPinned(cmd)
+	if err != nil {
 		logf.Close()
 		t.Fatalf("start docker-registry: %v", err)
 	}
 	logf.Close()
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-exited
