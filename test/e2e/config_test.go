@@ -90,6 +90,55 @@ func TestNodeEnvAndVolumes(t *testing.T) {
 			}
 		},
 
+		"an emptyDir of medium Memory is a tmpfs": func(t *testing.T) {
+			p := busyboxPod("memdir", corev1.RestartPolicyNever, "grep ' /mem ' /proc/mounts; echo x > /mem/f && echo writable")
+			p.Spec.Volumes = []corev1.Volume{{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "mem", MountPath: "/mem"}}
+			pod := n.waitPhase(t, n.create(t, p).Name, corev1.PodSucceeded)
+			log := n.waitLog(t, pod, "main", 0, "writable")
+			if !strings.Contains(log, "tmpfs /mem tmpfs") {
+				t.Errorf("/mem is not a tmpfs:\n%s", log)
+			}
+		},
+
+		"a projected volume joins a configMap, a secret and the downward API": func(t *testing.T) {
+			p := busyboxPod("projected", corev1.RestartPolicyNever, "echo $(cat /p/size) $(cat /p/pw) $(cat /p/name) projected-done")
+			p.Spec.Volumes = []corev1.Volume{{Name: "p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+				{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"},
+					Items: []corev1.KeyToPath{{Key: "size", Path: "size"}}}},
+				{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"},
+					Items: []corev1.KeyToPath{{Key: "password", Path: "pw"}}}},
+				{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{
+					{Path: "name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}},
+			}}}}}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "p", MountPath: "/p"}}
+			pod := n.waitPhase(t, n.create(t, p).Name, corev1.PodSucceeded)
+			n.waitLog(t, pod, "main", 0, "large s3cr3t projected projected-done")
+		},
+
+		"a missing configMap gives a clear error and starts nothing": func(t *testing.T) {
+			p := busyboxPod("nocm", corev1.RestartPolicyNever, "echo must-not-run")
+			p.Spec.Volumes = []corev1.Volume{{Name: "cm", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "absent"}}}}}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "cm", MountPath: "/cm"}}
+			pod := n.create(t, p)
+			n.waitEvent(t, "nocm", "Warning FailedMount", `volume "cm"`, `configmap "absent" not found`)
+			if log := n.logFile(pod, "main", 0); log != "" {
+				t.Errorf("the container ran: %q", log)
+			}
+			if got := n.get(t, "nocm"); got.Status.Phase != corev1.PodPending {
+				t.Errorf("phase %s, want Pending", got.Status.Phase)
+			}
+		},
+
+		"securityContext: runAsUser, runAsGroup and a read-only root filesystem": func(t *testing.T) {
+			p := busyboxPod("secctx", corev1.RestartPolicyNever, "echo uid=$(id -u) gid=$(id -g); touch /rootfs-file 2>/dev/null && echo rootfs-writable || echo rootfs-read-only")
+			uid, gid, ro := int64(65534), int64(65534), true
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: &uid, RunAsGroup: &gid, ReadOnlyRootFilesystem: &ro}
+			pod := n.waitPhase(t, n.create(t, p).Name, corev1.PodSucceeded)
+			n.waitLog(t, pod, "main", 0, "uid=65534 gid=65534")
+			n.waitLog(t, pod, "main", 0, "rootfs-read-only")
+		},
+
 		"a hostPath Directory shows the host's file": func(t *testing.T) {
 			p := busyboxPod("hostpath", corev1.RestartPolicyNever, "cat /host/from-host.txt")
 			dir := corev1.HostPathDirectory

@@ -73,6 +73,19 @@ func TestNodeImages(t *testing.T) {
 		n.waitEvent(t, "pulled", "Pulled", pushed)
 	})
 
+	t.Run("pull policy Never with an image not present gives ErrImageNeverPull", func(t *testing.T) {
+		p := busyboxPod("neverpull", corev1.RestartPolicyAlways, "true")
+		p.Spec.Containers[0].Image = registry + "/e2e/busybox:not-here"
+		n.create(t, p)
+		pod := n.waitPod(t, "neverpull", "waiting reason ErrImageNeverPull", 20*time.Second, func(p *corev1.Pod) bool {
+			w := waiting(p, "main")
+			return w != nil && w.Reason == "ErrImageNeverPull"
+		})
+		if w := waiting(pod, "main"); !strings.Contains(w.Message, "e2e/busybox:not-here") {
+			t.Errorf("message %q does not name the image", w.Message)
+		}
+	})
+
 	t.Run("an invalid image reference gives InvalidImageName", func(t *testing.T) {
 		p := busyboxPod("badref", corev1.RestartPolicyAlways, "true")
 		p.Spec.Containers[0].Image = "busybox:::bad"

@@ -158,6 +158,14 @@ func TestNodePodLifecycle(t *testing.T) {
 			}
 			n.waitLog(t, pod, "main", 1, "failing")
 			n.waitEvent(t, "onfailure", "Warning BackOff", "Back-off restarting failed container main")
+			// The first back-off is 10 s: the next restart comes no sooner.
+			backOffSeen := time.Now()
+			pod = n.waitPod(t, "onfailure", "restartCount >= 2", 20*time.Second, func(p *corev1.Pod) bool {
+				return status(p, "main").RestartCount >= 2
+			})
+			if d := time.Since(backOffSeen); d < 8*time.Second || d > 13*time.Second {
+				t.Errorf("restart %d came %v after CrashLoopBackOff was seen, want about 10 s", status(pod, "main").RestartCount, d)
+			}
 		},
 
 		"OnFailure does not restart a container that succeeded": func(t *testing.T) {
