@@ -9,6 +9,12 @@
 // only when it changed. Decisions take the clock as an argument; the
 // executor is thin. Everything the kubelet needs to recover after a restart
 // lives on the containers' labels (see the Label* keys).
+//
+// Around that loop: a Prober (NewProber) whose results set containers'
+// ready and started and whose liveness and startup failures become kills
+// (probes.go); postStart and preStop hooks around starts and stops
+// (lifecycle.go); PodResources set up before containers, synced on each
+// pod sync when they can be (PodResourcesSyncer), torn down at the end.
 package kubelet
 
 import (

@@ -348,3 +348,25 @@ func TestRemovePodStopsProbes(t *testing.T) {
 		t.Fatalf("%d workers left", n)
 	}
 }
+
+func TestReplacedContainerIsNotReadyBeforeItsFirstProbe(t *testing.T) {
+	release := make(chan struct{})
+	h := newHarness(t, func(_ context.Context, id string, _ []string, _ time.Duration) (int, []byte, error) {
+		if id == "c2" {
+			<-release // c2's first probe is still running while the test looks
+		}
+		return 0, nil, nil
+	})
+	defer close(release)
+	pod := podWith(corev1.Container{Name: "app", ReadinessProbe: &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}, PeriodSeconds: 1}})
+	h.m.UpdatePod(pod, "", []ContainerState{{Name: "app", ID: "c1", StartedAt: h.clock.Now()}})
+	h.wait(Readiness)
+	if !h.m.Readiness(pod.UID, "app") {
+		t.Fatal("c1 not ready after a successful probe")
+	}
+	h.m.UpdatePod(pod, "", []ContainerState{{Name: "app", ID: "c2", StartedAt: h.clock.Now()}})
+	if h.m.Readiness(pod.UID, "app") {
+		t.Fatal("the replacement c2 reads as ready with c1's result")
+	}
+}
