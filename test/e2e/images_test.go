@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +103,26 @@ func TestNodeImages(t *testing.T) {
 			t.Errorf("phase %s, want Pending", pod.Status.Phase)
 		}
 		n.waitEvent(t, "badref", "InvalidImageName")
+	})
+
+	t.Run("an image comes from the mirror in registries.yaml", func(t *testing.T) {
+		// The mirrored registry is a loopback address where nothing listens,
+		// so a pull that ignored the mirror fails and stays on this host.
+		const upstream = "127.0.0.2:9"
+		nodetest.PushBusybox(t, registry, "e2e/busybox:mirrored")
+		conf := fmt.Sprintf("mirrors:\n  %q:\n    endpoint: [\"http://%s\"]\n", upstream, registry)
+		if err := os.WriteFile(n.cfg.RegistriesConfig, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n.stop(t) // the agent reads registries.yaml when it starts
+		n.start(t)
+		p := busyboxPod("mirrored", corev1.RestartPolicyAlways, "echo from-the-mirror; sleep 3600")
+		p.Spec.Containers[0].Image, p.Spec.Containers[0].ImagePullPolicy = upstream+"/e2e/busybox:mirrored", corev1.PullAlways
+		n.create(t, p)
+		pod := n.waitPhase(t, "mirrored", corev1.PodRunning)
+		n.waitLog(t, pod, "main", 0, "from-the-mirror")
+		if st := status(pod, "main"); !strings.Contains(st.Image, upstream+"/e2e/busybox:mirrored") || !strings.Contains(st.ImageID, "sha256:") {
+			t.Errorf("image %q imageID %q, want the mirrored reference and a digest", st.Image, st.ImageID)
+		}
 	})
 }
