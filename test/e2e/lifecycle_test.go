@@ -192,6 +192,31 @@ func TestNodePodLifecycle(t *testing.T) {
 			}
 		},
 
+		"a pod asking for more cpu than the node has fails with OutOfcpu": func(t *testing.T) {
+			p := busyboxPod("toomanycpus", corev1.RestartPolicyAlways, "echo must-not-run; sleep 3600")
+			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1000")}
+			pod := n.create(t, p)
+			got := n.waitPhase(t, "toomanycpus", corev1.PodFailed)
+			if got.Status.Reason != "OutOfcpu" || !strings.Contains(got.Status.Message, "cpu") {
+				t.Errorf("reason %q message %q, want OutOfcpu", got.Status.Reason, got.Status.Message)
+			}
+			if log := n.logFile(pod, "main", 0); log != "" {
+				t.Errorf("the container ran: %q", log)
+			}
+		},
+
+		"the QoS class is recorded in status": func(t *testing.T) {
+			burstable := busyboxPod("burstable", corev1.RestartPolicyAlways, "sleep 3600")
+			burstable.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("16Mi")}
+			n.create(t, burstable)
+			n.create(t, busyboxPod("besteffort", corev1.RestartPolicyAlways, "sleep 3600"))
+			for name, want := range map[string]corev1.PodQOSClass{"burstable": corev1.PodQOSBurstable, "besteffort": corev1.PodQOSBestEffort} {
+				if got := n.waitPhase(t, name, corev1.PodRunning).Status.QOSClass; got != want {
+					t.Errorf("%s: qosClass %q, want %q", name, got, want)
+				}
+			}
+		},
+
 		"a pod asking for more memory than the node has fails with OutOfmemory": func(t *testing.T) {
 			p := busyboxPod("toobig", corev1.RestartPolicyAlways, "echo must-not-run; sleep 3600")
 			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1000Gi")}
