@@ -115,9 +115,15 @@ func specOpts(cfg ContainerConfig, id string, canLowerOOM bool) ([]oci.SpecOpts,
 			return nil, fmt.Errorf("container %s: mount %s: unknown type %q", cfg.Name, m.Destination, m.Type)
 		}
 	}
-	if len(mounts) > 0 {
-		opts = append(opts, oci.WithMounts(mounts))
+	// The container's own cgroups, read-only (writable when privileged),
+	// at /sys/fs/cgroup, as containerd's CRI gives Kubernetes containers:
+	// programs read their limits there.
+	cgroupOpts := []string{"nosuid", "noexec", "nodev", "relatime", "ro"}
+	if sec.Privileged {
+		cgroupOpts[len(cgroupOpts)-1] = "rw"
 	}
+	cgroup := specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: cgroupOpts}
+	opts = append(opts, oci.WithMounts(append([]specs.Mount{cgroup}, mounts...)))
 	if sec.ReadOnlyRootFS {
 		opts = append(opts, oci.WithRootFSReadonly())
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"os"
 	"slices"
 	"strings"
@@ -87,6 +88,11 @@ func TestSpecFromContainerConfig(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("network namespace not joined by path: %+v", s.Linux.Namespaces)
+	}
+	if !slices.ContainsFunc(s.Mounts, func(m specs.Mount) bool {
+		return m.Destination == "/sys/fs/cgroup" && m.Type == "cgroup" && slices.Contains(m.Options, "ro")
+	}) {
+		t.Errorf("no read-only cgroup mount at /sys/fs/cgroup: %+v", s.Mounts)
 	}
 	last := s.Mounts[len(s.Mounts)-1]
 	if last.Destination != "/c" || !slices.Contains(last.Options, "ro") || !slices.Contains(last.Options, "rbind") {

@@ -60,9 +60,14 @@ func TestNodePodLifecycle(t *testing.T) {
 		},
 
 		"limits are visible inside the container (/sys/fs/cgroup)": func(t *testing.T) {
-			t.Skip("runtime/spec.go mounts no cgroupfs at /sys/fs/cgroup in the container (containerd's CRI adds a read-only " +
-				"cgroup mount; skiff's spec has only the default sysfs), so `cat /sys/fs/cgroup/memory/memory.limit_in_bytes` " +
-				"inside a container fails with No such file or directory")
+			p := busyboxPod("inside", corev1.RestartPolicyNever, "echo limit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)")
+			p.Spec.Containers[0].Resources = corev1.ResourceRequirements{Limits: corev1.ResourceList{
+				corev1.ResourceMemory: resource.MustParse("64Mi"), corev1.ResourceCPU: resource.MustParse("500m")}}
+			n.create(t, p)
+			pod := n.waitPhase(t, "inside", corev1.PodSucceeded)
+			if log := n.logOf(t, pod); !strings.Contains(log, "limit=67108864") {
+				t.Errorf("the container sees %q, want its 64Mi limit from /sys/fs/cgroup", log)
+			}
 		},
 
 		"init containers run first, in order": func(t *testing.T) {
