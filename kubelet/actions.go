@@ -42,6 +42,8 @@ type instance struct {
 	runtime.ContainerStatus
 	Restart int
 	Streak  int
+	// Message is an exited container's termination message.
+	Message string
 }
 
 func instanceOf(c runtime.ContainerStatus) instance {

@@ -172,6 +172,10 @@ type Config struct {
 	// ContainerConfig builds containers' runtime configs (default:
 	// BasicContainerConfig: command, args, literal env, workingDir).
 	ContainerConfig ContainerConfigFunc
+	// TerminationMessage, when set, reads an exited container's
+	// termination message (its terminationMessagePath file, or the end of
+	// its log with FallbackToLogsOnError). It is asked once per container.
+	TerminationMessage func(pod *corev1.Pod, c *corev1.Container, restart int, exitCode int32, logPath string) string
 	// Readiness reports container readiness (default: the prober's
 	// readiness when NewProber is set, else AlwaysReady).
 	Readiness ReadinessSource

@@ -39,6 +39,38 @@ type podWorker struct {
 	terminated      bool
 	// resourcesSynced is when PodResources last synced the pod.
 	resourcesSynced time.Time
+	// messages are exited containers' termination messages, by container
+	// ID (read once: the files do not change after exit).
+	messages map[string]string
+}
+
+// fillMessages sets the termination messages of st's exited containers,
+// reading each once.
+func (k *kubelet) fillMessages(w *podWorker, pod *corev1.Pod, st *podState) {
+	if k.cfg.TerminationMessage == nil {
+		return
+	}
+	for name, l := range st.Containers {
+		c := containerByName(pod, name)
+		if c == nil {
+			continue
+		}
+		for i := range l {
+			in := &l[i]
+			if in.State != runtime.StateExited {
+				continue
+			}
+			msg, ok := w.messages[in.ID]
+			if !ok {
+				msg = k.cfg.TerminationMessage(pod, c, in.Restart, in.ExitCode, in.LogPath)
+				if w.messages == nil {
+					w.messages = map[string]string{}
+				}
+				w.messages[in.ID] = msg
+			}
+			in.Message = msg
+		}
+	}
 }
 
 // dispatch wakes the pod's worker, starting one if needed.
@@ -150,6 +182,7 @@ func (k *kubelet) syncPod(ctx context.Context, w *podWorker) (done bool, requeue
 		return false, 0
 	}
 	st := newPodState(pod, containers)
+	k.fillMessages(w, pod, st)
 	st.PullFailures = w.pullFailures
 	st.NetworkReady = w.attachment != nil || pod.Spec.HostNetwork
 	st.Unhealthy = k.unhealthyOf(pod.UID, containers)
@@ -162,6 +195,7 @@ func (k *kubelet) syncPod(ctx context.Context, w *podWorker) (done bool, requeue
 			return false, k.cfg.RelistInterval
 		}
 		st = newPodState(pod, containers)
+		k.fillMessages(w, pod, st)
 		st.PullFailures = w.pullFailures
 		st.NetworkReady = w.attachment != nil || pod.Spec.HostNetwork
 		st.Unhealthy = k.unhealthyOf(pod.UID, containers)

@@ -58,6 +58,7 @@ func terminatedState(in *instance) *corev1.ContainerStateTerminated {
 	t := &corev1.ContainerStateTerminated{
 		ExitCode:    in.ExitCode,
 		Reason:      reason,
+		Message:     in.Message,
 		ContainerID: containerID(in.ID),
 	}
 	if in.StartedAt.IsZero() {

@@ -108,6 +108,13 @@ func Run(ctx context.Context, cfg Config) error {
 		Labels: cfg.Labels, Taints: cfg.Taints, SystemReservedCPU: cfg.SystemReservedCPU, SystemReservedMemory: cfg.SystemReservedMemory,
 		MaxPods: cfg.MaxPods, Logger: cfg.Logger, Client: cfg.Client, Runtime: rt, Network: nw,
 		ContainerConfig: buildFunc(builder), PodResources: res,
+		TerminationMessage: func(pod *corev1.Pod, c *corev1.Container, restart int, exitCode int32, logPath string) string {
+			msg, err := builder.TerminationMessage(pod.UID, c, int32(restart), exitCode, logPath)
+			if err != nil {
+				cfg.Logger.Warn("termination message", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "err", err)
+			}
+			return msg
+		},
 		NewProber: func(d kubelet.ProberDeps) kubelet.Prober {
 			return prober.New(prober.Config{Exec: rt.Exec, Clock: d.Clock, Recorder: d.Recorder, OnUpdate: d.OnUpdate})
 		},

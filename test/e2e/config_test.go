@@ -176,9 +176,6 @@ func TestNodeEnvAndVolumes(t *testing.T) {
 		},
 
 		"terminationMessagePath and FallbackToLogsOnError": func(t *testing.T) {
-			t.Skip("bug: kubelet/container.Builder.TerminationMessage is never called (not by kubelet/agent nor kubelet/status.go), " +
-				"so state.terminated.message stays empty both for a message written to /dev/termination-log and for " +
-				"FallbackToLogsOnError")
 			p := busyboxPod("termmsg", corev1.RestartPolicyNever, "echo goodbye-from-file > /dev/termination-log; exit 2")
 			n.create(t, p)
 			p = busyboxPod("termlogs", corev1.RestartPolicyNever, "echo last-words-in-log; exit 1")
