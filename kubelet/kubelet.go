@@ -124,6 +124,8 @@ type ProberDeps struct {
 	// wakes the pod's worker, and a Liveness or Startup Failure makes the
 	// kubelet kill the container (the restart policy restarts it).
 	OnUpdate func(prober.Update)
+	// Dial is Config.Dial.
+	Dial prober.DialFunc
 }
 
 // noPodResources is the default PodResources: nothing to prepare.
@@ -172,6 +174,9 @@ type Config struct {
 	// ContainerConfig builds containers' runtime configs (default:
 	// BasicContainerConfig: command, args, literal env, workingDir).
 	ContainerConfig ContainerConfigFunc
+	// Dial opens the connections of httpGet and tcpSocket probes and hooks
+	// to pods; nil dials from the kubelet's own network namespace.
+	Dial prober.DialFunc
 	// TerminationMessage, when set, reads an exited container's
 	// termination message (its terminationMessagePath file, or the end of
 	// its log with FallbackToLogsOnError). It is asked once per container.

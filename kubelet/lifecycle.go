@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/skiffk8s/skiff/kubelet/prober"
 	"io"
 	"net"
 	"net/http"
@@ -41,7 +42,7 @@ func (k *kubelet) runHook(ctx context.Context, c *corev1.Container, id, podIP st
 		}
 		return nil
 	case h.HTTPGet != nil:
-		return httpHook(ctx, c, podIP, h.HTTPGet, timeout)
+		return httpHook(ctx, k.cfg.Dial, c, podIP, h.HTTPGet, timeout)
 	case h.Sleep != nil:
 		select {
 		case <-k.clock.After(time.Duration(h.Sleep.Seconds) * time.Second):
@@ -56,7 +57,7 @@ func (k *kubelet) runHook(ctx context.Context, c *corev1.Container, id, podIP st
 }
 
 // httpHook sends the hook's GET; a status outside 200-399 is a failure.
-func httpHook(ctx context.Context, c *corev1.Container, podIP string, g *corev1.HTTPGetAction, timeout time.Duration) error {
+func httpHook(ctx context.Context, dial prober.DialFunc, c *corev1.Container, podIP string, g *corev1.HTTPGetAction, timeout time.Duration) error {
 	host := g.Host
 	if host == "" {
 		host = podIP
@@ -89,8 +90,12 @@ func httpHook(ctx context.Context, c *corev1.Container, podIP string, g *corev1.
 		}
 		req.Header.Set(hd.Name, hd.Value)
 	}
-	client := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true,
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // upstream's hooks do not verify either
+	transport := &http.Transport{Proxy: nil, DisableKeepAlives: true,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // upstream's hooks do not verify either
+	if dial != nil {
+		transport.DialContext = dial
+	}
+	client := &http.Client{Timeout: timeout, Transport: transport}
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("http lifecycle hook (%s) failed: %w", path, err)

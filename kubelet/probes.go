@@ -21,7 +21,7 @@ func (k *kubelet) startProber() {
 	if k.cfg.NewProber == nil {
 		return
 	}
-	k.prober = k.cfg.NewProber(ProberDeps{Clock: k.clock, Recorder: k.recorder, OnUpdate: k.onProbeUpdate})
+	k.prober = k.cfg.NewProber(ProberDeps{Clock: k.clock, Recorder: k.recorder, OnUpdate: k.onProbeUpdate, Dial: k.cfg.Dial})
 	if k.cfg.Readiness == nil {
 		k.cfg.Readiness = proberReadiness{k.prober}
 	}

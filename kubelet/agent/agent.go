@@ -108,6 +108,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Labels: cfg.Labels, Taints: cfg.Taints, SystemReservedCPU: cfg.SystemReservedCPU, SystemReservedMemory: cfg.SystemReservedMemory,
 		MaxPods: cfg.MaxPods, Logger: cfg.Logger, Client: cfg.Client, Runtime: rt, Network: nw,
 		ContainerConfig: buildFunc(builder), PodResources: res,
+		// Probes and hooks reach pods from the namespace that holds the
+		// node's network.
+		Dial: network.DialerIn(cfg.HostNetNS),
 		TerminationMessage: func(pod *corev1.Pod, c *corev1.Container, restart int, exitCode int32, logPath string) string {
 			msg, err := builder.TerminationMessage(pod.UID, c, int32(restart), exitCode, logPath)
 			if err != nil {
@@ -116,7 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return msg
 		},
 		NewProber: func(d kubelet.ProberDeps) kubelet.Prober {
-			return prober.New(prober.Config{Exec: rt.Exec, Clock: d.Clock, Recorder: d.Recorder, OnUpdate: d.OnUpdate})
+			return prober.New(prober.Config{Exec: rt.Exec, Clock: d.Clock, Recorder: d.Recorder, OnUpdate: d.OnUpdate, Dial: d.Dial})
 		},
 	}
 	if cfg.Tune != nil {

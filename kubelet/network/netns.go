@@ -1,8 +1,10 @@
 package network
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -107,4 +109,31 @@ func openPinnedNetNS(path string) (h netns.NsHandle, ok bool, err error) {
 		return netns.None(), false, fmt.Errorf("open netns %s: %w", path, err)
 	}
 	return h, true, nil
+}
+
+// DialerIn returns a dial function whose sockets are created in the network
+// namespace pinned at nsPath: probes and hooks of a kubelet whose pod
+// network lives in another namespace (tests, labs) reach pods from there.
+// An empty nsPath dials from the caller's own namespace.
+func DialerIn(nsPath string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	if nsPath == "" {
+		return d.DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ns, err := netns.GetFromPath(nsPath)
+		if err != nil {
+			return nil, fmt.Errorf("dial %s: network namespace %s: %w", addr, nsPath, err)
+		}
+		defer ns.Close()
+		var conn net.Conn
+		// The socket belongs to the namespace it was created in; the
+		// thread that created it is then discarded.
+		err = inNetNS(ns, func() error {
+			var derr error
+			conn, derr = d.DialContext(ctx, network, addr)
+			return derr
+		})
+		return conn, err
+	}
 }

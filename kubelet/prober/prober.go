@@ -17,6 +17,7 @@ package prober
 
 import (
 	"context"
+	"net"
 	"sync"
 	"time"
 
@@ -88,6 +89,7 @@ type Manager struct {
 	recorder record.EventRecorder
 	onUpdate func(Update)
 	http     *httpProber
+	dial     DialFunc // nil: net.Dialer
 
 	// afterProbe, if set, is called after each probe attempt (tests).
 	afterProbe func(w *worker)
@@ -121,7 +123,14 @@ type Config struct {
 	// changes. It must not block for long. A Liveness or Startup Failure
 	// asks for the container to be restarted.
 	OnUpdate func(Update)
+	// Dial opens httpGet and tcpSocket probe connections; nil dials from
+	// the process's own network namespace. A kubelet whose pod network
+	// lives in another namespace dials from there.
+	Dial DialFunc
 }
+
+// DialFunc opens a network connection (net.Dialer.DialContext's shape).
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // New returns a Manager with no pods.
 func New(cfg Config) *Manager {
@@ -130,7 +139,8 @@ func New(cfg Config) *Manager {
 		clock:    cfg.Clock,
 		recorder: cfg.Recorder,
 		onUpdate: cfg.OnUpdate,
-		http:     newHTTPProber(),
+		http:     newHTTPProber(cfg.Dial),
+		dial:     cfg.Dial,
 		workers:  map[workerKey]*worker{},
 		results:  map[workerKey]result{},
 	}

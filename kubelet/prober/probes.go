@@ -41,7 +41,7 @@ func (m *Manager) runProbe(ctx context.Context, p *corev1.Probe, c *corev1.Conta
 		if err != nil {
 			return Failure, err.Error()
 		}
-		return tcpProbe(ctx, host, port, timeout)
+		return tcpProbe(ctx, m.dial, host, port, timeout)
 	}
 	return Unknown, "missing probe handler"
 }
@@ -83,9 +83,13 @@ func resolvePort(p intstr.IntOrString, c *corev1.Container) (int, error) {
 	return 0, fmt.Errorf("port %s not found", p.StrVal)
 }
 
-func tcpProbe(ctx context.Context, host string, port int, timeout time.Duration) (Result, string) {
-	d := net.Dialer{Timeout: timeout}
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+func tcpProbe(ctx context.Context, dial DialFunc, host string, port int, timeout time.Duration) (Result, string) {
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := dial(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return Failure, err.Error()
 	}
@@ -99,13 +103,17 @@ type httpProber struct {
 	transport *http.Transport
 }
 
-func newHTTPProber() *httpProber {
-	return &httpProber{transport: &http.Transport{
+func newHTTPProber(dial DialFunc) *httpProber {
+	t := &http.Transport{
 		TLSClientConfig:    &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // upstream probes do not verify
 		DisableKeepAlives:  true,
 		DisableCompression: true,
 		Proxy:              nil,
-	}}
+	}
+	if dial != nil {
+		t.DialContext = dial
+	}
+	return &httpProber{transport: t}
 }
 
 func (h *httpProber) probe(ctx context.Context, g *corev1.HTTPGetAction, c *corev1.Container, podIP string, timeout time.Duration) (Result, string) {

@@ -10,12 +10,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// Only exec probes here: tcpSocket and httpGet probes dial the pod IP from
-// the agent's own network namespace, which in this harness is not the
-// node's (Config.HostNetNS), so such traffic would not stay in the test's
-// namespaces.
+// httpGet and tcpSocket probes dial pod IPs from the node's network
+// namespace (agent.Config.HostNetNS, created by the test), so their traffic
+// stays inside the test's namespaces.
 
 func podReady(p *corev1.Pod) corev1.ConditionStatus {
 	for _, c := range p.Status.Conditions {
@@ -48,6 +48,33 @@ func TestNodeProbesAndHooks(t *testing.T) {
 			}
 			n.waitEvent(t, "liveness", "Warning Unhealthy", "Liveness probe failed")
 			n.waitEvent(t, "liveness", "Killing", "main")
+		},
+
+		"an httpGet readiness probe follows the server's answers": func(t *testing.T) {
+			p := busyboxPod("httpready", corev1.RestartPolicyAlways,
+				"mkdir -p /www; httpd -p 8080 -h /www; sleep 2; echo ok > /www/healthz; sleep 3600")
+			p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+				Path: "/healthz", Port: intstr.FromInt32(8080)}}, PeriodSeconds: 1, FailureThreshold: 1, SuccessThreshold: 1, TimeoutSeconds: 1}
+			n.create(t, p)
+			pod := n.waitPhase(t, "httpready", corev1.PodRunning)
+			if status(pod, "main").Ready {
+				t.Errorf("ready before /healthz exists (404)")
+			}
+			n.waitPod(t, "httpready", "Ready True once /healthz answers 200", 20*time.Second, func(p *corev1.Pod) bool {
+				return podReady(p) == corev1.ConditionTrue
+			})
+		},
+
+		"a tcpSocket liveness probe restarts a container that stops listening": func(t *testing.T) {
+			p := busyboxPod("tcplive", corev1.RestartPolicyAlways,
+				"mkdir -p /www; httpd -f -p 8081 -h /www & sleep 3; kill $!; sleep 3600")
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{
+				Port: intstr.FromInt32(8081)}}, PeriodSeconds: 1, FailureThreshold: 2, TimeoutSeconds: 1}
+			n.create(t, p)
+			n.waitPod(t, "tcplive", "restartCount >= 1", 30*time.Second, func(p *corev1.Pod) bool {
+				return status(p, "main").RestartCount >= 1
+			})
+			n.waitEvent(t, "tcplive", "Warning Unhealthy", "Liveness probe failed")
 		},
 
 		"readiness drives the Ready condition": func(t *testing.T) {
