@@ -7,15 +7,11 @@ import (
 	"fmt"
 	"github.com/skiffk8s/skiff/kubelet/prober"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // minStopGrace is the least grace a container gets after its preStop
@@ -58,38 +54,11 @@ func (k *kubelet) runHook(ctx context.Context, c *corev1.Container, id, podIP st
 
 // httpHook sends the hook's GET; a status outside 200-399 is a failure.
 func httpHook(ctx context.Context, dial prober.DialFunc, c *corev1.Container, podIP string, g *corev1.HTTPGetAction, timeout time.Duration) error {
-	host := g.Host
-	if host == "" {
-		host = podIP
-	}
-	port, err := hookPort(g.Port, c)
+	req, err := prober.HTTPGetRequest(ctx, g, c, podIP)
 	if err != nil {
-		return err
+		return fmt.Errorf("http lifecycle hook: %w", err)
 	}
-	path := g.Path
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
-	u, err := url.Parse(path)
-	if err != nil {
-		return fmt.Errorf("http hook path %q: %w", g.Path, err)
-	}
-	u.Scheme = strings.ToLower(string(g.Scheme))
-	if u.Scheme == "" {
-		u.Scheme = "http"
-	}
-	u.Host = net.JoinHostPort(host, strconv.Itoa(port))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return err
-	}
-	for _, hd := range g.HTTPHeaders {
-		if strings.EqualFold(hd.Name, "Host") {
-			req.Host = hd.Value
-			continue
-		}
-		req.Header.Set(hd.Name, hd.Value)
-	}
+	path := req.URL.Path
 	transport := &http.Transport{Proxy: nil, DisableKeepAlives: true,
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // upstream's hooks do not verify either
 	if dial != nil {
@@ -106,25 +75,6 @@ func httpHook(ctx context.Context, dial prober.DialFunc, c *corev1.Container, po
 		return fmt.Errorf("http lifecycle hook (%s) failed with statuscode: %d, message: %q", path, resp.StatusCode, body)
 	}
 	return nil
-}
-
-// hookPort resolves a port number or the name of a container port.
-func hookPort(p intstr.IntOrString, c *corev1.Container) (int, error) {
-	if p.Type == intstr.Int {
-		if p.IntVal <= 0 || p.IntVal > 65535 {
-			return 0, fmt.Errorf("invalid port number: %d", p.IntVal)
-		}
-		return int(p.IntVal), nil
-	}
-	if n, err := strconv.Atoi(p.StrVal); err == nil {
-		return n, nil
-	}
-	for _, cp := range c.Ports {
-		if cp.Name == p.StrVal {
-			return int(cp.ContainerPort), nil
-		}
-	}
-	return 0, fmt.Errorf("port %s not found", p.StrVal)
 }
 
 // postStart runs the container's postStart hook, if any, right after it

@@ -37,7 +37,7 @@ func (m *Manager) runProbe(ctx context.Context, p *corev1.Probe, c *corev1.Conta
 		if host == "" {
 			host = podIP
 		}
-		port, err := resolvePort(p.TCPSocket.Port, c)
+		port, err := ResolvePort(p.TCPSocket.Port, c)
 		if err != nil {
 			return Failure, err.Error()
 		}
@@ -63,9 +63,9 @@ func (m *Manager) execProbe(ctx context.Context, id string, cmd []string, timeou
 	return Success, ""
 }
 
-// resolvePort turns a probe's port (number or the name of a container
-// port) into a number.
-func resolvePort(p intstr.IntOrString, c *corev1.Container) (int, error) {
+// ResolvePort turns a probe's or hook's port (a number or the name of a
+// container port) into a number.
+func ResolvePort(p intstr.IntOrString, c *corev1.Container) (int, error) {
 	if p.Type == intstr.Int {
 		if p.IntVal <= 0 || p.IntVal > 65535 {
 			return 0, fmt.Errorf("invalid port number: %d", p.IntVal)
@@ -97,6 +97,46 @@ func tcpProbe(ctx context.Context, dial DialFunc, host string, port int, timeout
 	return Success, ""
 }
 
+// HTTPGetRequest builds the GET of an httpGet probe or hook: to podIP
+// unless the action names a host, the port resolved against c's ports, and
+// the action's headers (a Host header sets the request's host).
+func HTTPGetRequest(ctx context.Context, g *corev1.HTTPGetAction, c *corev1.Container, podIP string) (*http.Request, error) {
+	scheme := strings.ToLower(string(g.Scheme))
+	if scheme == "" {
+		scheme = "http"
+	}
+	host := g.Host
+	if host == "" {
+		host = podIP
+	}
+	port, err := ResolvePort(g.Port, c)
+	if err != nil {
+		return nil, err
+	}
+	path := g.Path
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	u, err := url.Parse(path)
+	if err != nil {
+		return nil, fmt.Errorf("http path %q: %w", g.Path, err)
+	}
+	u.Scheme = scheme
+	u.Host = net.JoinHostPort(host, strconv.Itoa(port))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, hd := range g.HTTPHeaders {
+		if strings.EqualFold(hd.Name, "Host") {
+			req.Host = hd.Value
+			continue
+		}
+		req.Header.Set(hd.Name, hd.Value)
+	}
+	return req, nil
+}
+
 // httpProber sends probe requests without keep-alives or proxies, and
 // follows redirects only on the same host, as upstream.
 type httpProber struct {
@@ -117,43 +157,15 @@ func newHTTPProber(dial DialFunc) *httpProber {
 }
 
 func (h *httpProber) probe(ctx context.Context, g *corev1.HTTPGetAction, c *corev1.Container, podIP string, timeout time.Duration) (Result, string) {
-	scheme := strings.ToLower(string(g.Scheme))
-	if scheme == "" {
-		scheme = "http"
-	}
-	host := g.Host
-	if host == "" {
-		host = podIP
-	}
-	port, err := resolvePort(g.Port, c)
+	req, err := HTTPGetRequest(ctx, g, c, podIP)
 	if err != nil {
 		return Failure, err.Error()
 	}
-	path := g.Path
-	if path == "" {
-		path = "/"
-	} else if !strings.HasPrefix(path, "/") {
-		path = "/" + path
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", userAgent)
 	}
-	u, err := url.Parse(path)
-	if err != nil {
-		return Failure, err.Error()
-	}
-	u.Scheme = scheme
-	u.Host = net.JoinHostPort(host, strconv.Itoa(port))
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return Failure, err.Error()
-	}
-	req.Header.Set("User-Agent", userAgent)
-	req.Header.Set("Accept", "*/*")
-	for _, hd := range g.HTTPHeaders {
-		if strings.EqualFold(hd.Name, "Host") {
-			req.Host = hd.Value
-			continue
-		}
-		req.Header.Set(hd.Name, hd.Value)
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "*/*")
 	}
 	client := &http.Client{
 		Timeout:   timeout,
