@@ -26,7 +26,7 @@ LDFLAGS := \
 DATA_DIR ?= /var/lib/skiff
 # Debian packages the cluster and the tests need.
 SYSTEM_PACKAGES := ca-certificates iptables conntrack containerd runc
-TEST_PACKAGES   := etcd-server containerd runc docker-registry busybox-static
+TEST_PACKAGES   := etcd-server containerd runc docker-registry busybox-static iptables iproute2
 
 .PHONY: all build up containerd deps test-deps test test-short bench vet fmt clean
 

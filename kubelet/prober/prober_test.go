@@ -221,7 +221,7 @@ func TestLivenessTCPFailureIsReportedOnceAndHeldUntilRestart(t *testing.T) {
 	// accepts again.
 	ln2, err := net.Listen("tcp", ln.Addr().String())
 	if err != nil {
-		t.Skipf("cannot listen again on %s: %v", ln.Addr(), err)
+		t.Fatalf("cannot listen again on %s: %v", ln.Addr(), err)
 	}
 	defer ln2.Close()
 	h.m.UpdatePod(pod, ip, []ContainerState{{Name: "db", ID: "c2", StartedAt: h.clock.Now()}})
