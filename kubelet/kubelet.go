@@ -44,7 +44,8 @@ import (
 // PodInfo is what a ContainerConfigFunc knows about the pod around the
 // container it builds.
 type PodInfo struct {
-	// NetNSPath is the pod's network namespace ("" for hostNetwork pods).
+	// NetNSPath is the pod's network namespace (Config.HostNetNSPath for
+	// hostNetwork pods).
 	NetNSPath string
 	PodIP     net.IP
 	HostIP    net.IP
@@ -177,6 +178,9 @@ type Config struct {
 	// Dial opens the connections of httpGet and tcpSocket probes and hooks
 	// to pods; nil dials from the kubelet's own network namespace.
 	Dial prober.DialFunc
+	// HostNetNSPath is the network namespace hostNetwork pods join; ""
+	// means the runtime's own (the host's).
+	HostNetNSPath string
 	// TerminationMessage, when set, reads an exited container's
 	// termination message (its terminationMessagePath file, or the end of
 	// its log with FallbackToLogsOnError). It is asked once per container.

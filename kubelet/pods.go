@@ -513,6 +513,8 @@ func (k *kubelet) startContainer(ctx context.Context, w *podWorker, pod *corev1.
 	}
 	if w.attachment != nil {
 		info.NetNSPath, info.PodIP = w.attachment.NetNSPath, w.attachment.IP
+	} else if pod.Spec.HostNetwork {
+		info.NetNSPath = k.cfg.HostNetNSPath
 	}
 	cfg, err := k.cfg.ContainerConfig(ctx, pod, c, info)
 	if err != nil {

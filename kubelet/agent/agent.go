@@ -110,7 +110,8 @@ func Run(ctx context.Context, cfg Config) error {
 		ContainerConfig: buildFunc(builder), PodResources: res,
 		// Probes and hooks reach pods from the namespace that holds the
 		// node's network.
-		Dial: network.DialerIn(cfg.HostNetNS),
+		Dial:          network.DialerIn(cfg.HostNetNS),
+		HostNetNSPath: cfg.HostNetNS,
 		TerminationMessage: func(pod *corev1.Pod, c *corev1.Container, restart int, exitCode int32, logPath string) string {
 			msg, err := builder.TerminationMessage(pod.UID, c, int32(restart), exitCode, logPath)
 			if err != nil {

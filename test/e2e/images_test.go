@@ -1,13 +1,18 @@
 package e2e
 
 import (
+	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/skiffk8s/skiff/test/nodetest"
 )
@@ -103,6 +108,43 @@ func TestNodeImages(t *testing.T) {
 			t.Errorf("phase %s, want Pending", pod.Status.Phase)
 		}
 		n.waitEvent(t, "badref", "InvalidImageName")
+	})
+
+	t.Run("imagePullSecrets authenticate pulls from a private registry", func(t *testing.T) {
+		const user, password = "e2e-user", "e2e-secret-pw"
+		private := nodetest.StartAuthRegistry(t, user, password)
+		ref := nodetest.PushImage(t, private, "e2e/busybox:private", nodetest.BusyboxImage(t),
+			remote.WithAuth(&authn.Basic{Username: user, Password: password}))
+
+		// Without credentials the registry refuses, and the pod says so.
+		p := busyboxPod("noauth", corev1.RestartPolicyAlways, "sleep 3600")
+		p.Spec.Containers[0].Image, p.Spec.Containers[0].ImagePullPolicy = ref, corev1.PullAlways
+		n.create(t, p)
+		pod := n.waitPod(t, "noauth", "waiting reason ErrImagePull or ImagePullBackOff", 20*time.Second, func(p *corev1.Pod) bool {
+			w := waiting(p, "main")
+			return w != nil && (w.Reason == "ErrImagePull" || w.Reason == "ImagePullBackOff")
+		})
+		if w := waiting(pod, "main"); !strings.Contains(w.Message, ref) || !strings.Contains(w.Message, "authorization") {
+			t.Errorf("message %q should name %s and say the registry wants authorization", w.Message, ref)
+		}
+
+		// With a dockerconfigjson secret in imagePullSecrets it runs.
+		auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+		sec := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "regcred"},
+			Type:       corev1.SecretTypeDockerConfigJson,
+			Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, private, auth))},
+		}
+		if _, err := n.cs.CoreV1().Secrets("default").Create(context.Background(), sec, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p = busyboxPod("withauth", corev1.RestartPolicyAlways, "echo pulled-with-secret; sleep 3600")
+		p.Spec.Containers[0].Image, p.Spec.Containers[0].ImagePullPolicy = ref, corev1.PullAlways
+		p.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "regcred"}}
+		n.create(t, p)
+		pod = n.waitPhase(t, "withauth", corev1.PodRunning)
+		n.waitLog(t, pod, "main", 0, "pulled-with-secret")
+		n.waitEvent(t, "withauth", "Pulled", ref)
 	})
 
 	t.Run("an image comes from the mirror in registries.yaml", func(t *testing.T) {

@@ -276,6 +276,28 @@ func TestNodeRunsRealPods(t *testing.T) {
 		}
 	})
 
+	t.Run("a hostNetwork pod runs in the node's network namespace", func(t *testing.T) {
+		p := busyboxPod("hostnet", corev1.RestartPolicyAlways, "cat /proc/net/dev; echo host=$(hostname); sleep 3600")
+		p.Spec.HostNetwork = true
+		n.create(t, p)
+		pod := n.waitPhase(t, "hostnet", corev1.PodRunning)
+		if pod.Status.PodIP != pod.Status.HostIP || pod.Status.PodIP != "127.0.0.1" {
+			t.Errorf("podIP %q hostIP %q, want both the node IP 127.0.0.1", pod.Status.PodIP, pod.Status.HostIP)
+		}
+		// The node bridge lives only in the node's (test) namespace.
+		log := n.waitLog(t, pod, "main", 0, "host=")
+		if !strings.Contains(log, "skiff0:") {
+			t.Errorf("the hostNetwork pod does not see the node bridge skiff0:\n%s", log)
+		}
+		hostname, _ := os.Hostname()
+		if !strings.Contains(log, "host="+hostname) {
+			t.Errorf("hostname in the pod is not the node's %q:\n%s", hostname, log)
+		}
+		if _, err := os.Stat(filepath.Join(n.cfg.NetNSDir, string(pod.UID))); !os.IsNotExist(err) {
+			t.Errorf("a hostNetwork pod got its own network namespace pinned (stat: %v)", err)
+		}
+	})
+
 	t.Run("a kubelet restart keeps running containers", func(t *testing.T) {
 		before, err := n.cs.CoreV1().Pods("default").Get(context.Background(), "hello", metav1.GetOptions{})
 		if err != nil {

@@ -130,7 +130,8 @@ func PushBusybox(t testing.TB, registry, ref string) string {
 }
 
 // PushImage pushes img to registry as ref and returns the full reference.
-func PushImage(t testing.TB, registry, ref string, img v1.Image) string {
+// opts are passed to remote.Write (remote.WithAuth for StartAuthRegistry).
+func PushImage(t testing.TB, registry, ref string, img v1.Image, opts ...remote.Option) string {
 	t.Helper()
 	full := ref
 	if !strings.HasPrefix(ref, registry+"/") {
@@ -140,7 +141,7 @@ func PushImage(t testing.TB, registry, ref string, img v1.Image) string {
 	if err != nil {
 		t.Fatalf("reference %q: %v", full, err)
 	}
-	if err := remote.Write(r, img); err != nil {
+	if err := remote.Write(r, img, opts...); err != nil {
 		t.Fatalf("push %s: %v", full, err)
 	}
 	return full

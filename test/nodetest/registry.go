@@ -10,12 +10,26 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // StartRegistry starts Debian's docker-registry on 127.0.0.1 with a free
 // port and a temp storage dir, and returns its address ("127.0.0.1:PORT").
 // It speaks plain HTTP. The registry stops when the test ends.
 func StartRegistry(t testing.TB) string {
+	t.Helper()
+	return startRegistry(t, "", "")
+}
+
+// StartAuthRegistry is StartRegistry with htpasswd authentication: every
+// request, pulls included, needs HTTP basic auth as user and password.
+func StartAuthRegistry(t testing.TB, user, password string) string {
+	t.Helper()
+	return startRegistry(t, user, password)
+}
+
+func startRegistry(t testing.TB, user, password string) string {
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/docker-registry"); err != nil {
 		RequireRoot(t)
@@ -43,6 +57,17 @@ storage:
 http:
   addr: %s
 `, filepath.Join(dir, "data"), addr)
+	if user != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		config += fmt.Sprintf("auth:\n  htpasswd:\n    realm: skiff-test\n    path: %s\n", htpasswd)
+	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -70,7 +95,8 @@ http:
 		resp, err := client.Get("http://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			// With auth, an unauthenticated /v2/ answers 401 once ready.
+			if resp.StatusCode == http.StatusOK || (user != "" && resp.StatusCode == http.StatusUnauthorized) {
 				return addr
 			}
 		}
