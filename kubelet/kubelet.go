@@ -213,6 +213,20 @@ type Config struct {
 	RelistInterval    time.Duration
 	PodResyncInterval time.Duration
 
+	// EvictionHard are the thresholds that turn the node's MemoryPressure,
+	// DiskPressure and PIDPressure conditions True (nil:
+	// DefaultThresholds; empty: never). PressureTransitionPeriod is how
+	// long a condition stays True after its signal recovered (default 5m,
+	// upstream's --eviction-pressure-transition-period).
+	EvictionHard             Thresholds
+	PressureTransitionPeriod time.Duration
+	// ImageFSDir is the container runtime's root, measured for the
+	// imagefs signals ("" none).
+	ImageFSDir string
+	// Signals measures the node's eviction signals (default
+	// HostSignals(RootDir, ImageFSDir)).
+	Signals func() (Signals, error)
+
 	// machine overrides the measured machine (tests).
 	machine *Machine
 }
@@ -236,6 +250,16 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxPods == 0 {
 		c.MaxPods = 110
+	}
+	if c.EvictionHard == nil {
+		c.EvictionHard = DefaultThresholds()
+	}
+	if c.PressureTransitionPeriod == 0 {
+		c.PressureTransitionPeriod = 5 * time.Minute
+	}
+	if c.Signals == nil {
+		root, image := c.RootDir, c.ImageFSDir
+		c.Signals = func() (Signals, error) { return HostSignals(root, image) }
 	}
 	if c.PodResources == nil {
 		c.PodResources = noPodResources{}
@@ -307,6 +331,11 @@ type kubelet struct {
 	admitted map[types.UID]bool
 	// podCIDR set on the network, guarded by mu.
 	podCIDR string
+	// pressure is the node's current pressure as its conditions show it
+	// (after the transition period), guarded by mu; pressureSeen is when
+	// each kind (memory, disk, pid) was last measured under pressure.
+	pressure     Pressure
+	pressureSeen map[string]time.Time
 	// hostIP is the node's InternalIP.
 	hostIP net.IP
 	// workers by pod UID, guarded by mu; stopping, guarded by mu, is set
@@ -333,13 +362,14 @@ type kubelet struct {
 
 func newKubelet(cfg Config) *kubelet {
 	return &kubelet{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		clock:     cfg.Clock,
-		admitted:  map[types.UID]bool{},
-		workers:   map[types.UID]*podWorker{},
-		unhealthy: map[types.UID]map[string]prober.Update{},
-		hostIP:    cfg.NodeIP,
-		starts:    make(chan struct{}, 2*max(2, goruntime.NumCPU())),
+		cfg:          cfg,
+		log:          cfg.Logger,
+		clock:        cfg.Clock,
+		admitted:     map[types.UID]bool{},
+		pressureSeen: map[string]time.Time{},
+		workers:      map[types.UID]*podWorker{},
+		unhealthy:    map[types.UID]map[string]prober.Update{},
+		hostIP:       cfg.NodeIP,
+		starts:       make(chan struct{}, 2*max(2, goruntime.NumCPU())),
 	}
 }

@@ -63,6 +63,8 @@ func (h *harness) start() {
 		Client:            h.srv.Client,
 		Runtime:           h.rt,
 		Network:           h.nw,
+		// Plenty of everything, unless a test measures otherwise.
+		Signals: func() (Signals, error) { return ampleSignals(), nil },
 		machine: &Machine{CPUs: 4, MemoryBytes: 8 << 30, EphemeralBytes: 100 << 30, OperatingSystem: "linux",
 			Architecture: "amd64", KernelVersion: "6.1.0-test", OSImage: "Debian GNU/Linux 12 (bookworm)", MachineID: "abc123"},
 	}

@@ -9,7 +9,6 @@ import (
 	goruntime "runtime"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -44,11 +43,11 @@ type Machine struct {
 func measureMachine(rootDir string) (Machine, error) {
 	m := Machine{CPUs: goruntime.NumCPU(), OperatingSystem: goruntime.GOOS, Architecture: goruntime.GOARCH}
 	m.Hostname, _ = os.Hostname()
-	mem, err := memTotal("/proc/meminfo")
+	mem, err := meminfo("/proc/meminfo")
 	if err != nil {
 		return m, err
 	}
-	m.MemoryBytes = mem
+	m.MemoryBytes = mem["MemTotal"]
 	if err := os.MkdirAll(rootDir, 0o755); err != nil {
 		return m, fmt.Errorf("root dir: %w", err)
 	}
@@ -76,26 +75,6 @@ func measureMachine(rootDir string) (Machine, error) {
 		f.Close()
 	}
 	return m, nil
-}
-
-func memTotal(path string) (int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, fmt.Errorf("meminfo: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemTotal:" {
-			kb, err := strconv.ParseInt(fields[1], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("meminfo: %w", err)
-			}
-			return kb * 1024, nil
-		}
-	}
-	return 0, fmt.Errorf("meminfo: no MemTotal in %s", path)
 }
 
 // capacity is the node's capacity and allocatable.
@@ -185,6 +164,7 @@ type nodeStatusInput struct {
 	RuntimeErr            error
 	NetworkReady          bool
 	Images                []corev1.ContainerImage
+	Pressure              Pressure
 }
 
 // computeNodeStatus is the node status to report at now; old gives the
@@ -221,10 +201,20 @@ func computeNodeStatus(old corev1.NodeStatus, in nodeStatusInput, now time.Time)
 		ok          bool
 		reason, msg string
 	}
+	pressure := func(t corev1.NodeConditionType, on bool, okReason, okMsg, badReason, badMsg string) c {
+		if !on {
+			return c{t, false, okReason, okMsg}
+		}
+		return c{t, true, badReason, badMsg}
+	}
+	p := in.Pressure
 	want := []c{
-		{corev1.NodeMemoryPressure, false, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"},
-		{corev1.NodeDiskPressure, false, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"},
-		{corev1.NodePIDPressure, false, "KubeletHasSufficientPID", "kubelet has sufficient PID available"},
+		pressure(corev1.NodeMemoryPressure, p.Memory, "KubeletHasSufficientMemory", "kubelet has sufficient memory available",
+			"KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
+		pressure(corev1.NodeDiskPressure, p.Disk, "KubeletHasNoDiskPressure", "kubelet has no disk pressure",
+			"KubeletHasDiskPressure", "kubelet has disk pressure"),
+		pressure(corev1.NodePIDPressure, p.PID, "KubeletHasSufficientPID", "kubelet has sufficient PID available",
+			"KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
 		{corev1.NodeReady, ready, reason, msg},
 	}
 	var conds []corev1.NodeCondition
@@ -301,6 +291,7 @@ func (k *kubelet) updateNodeStatus(ctx context.Context, force bool) (bool, error
 	in.NetworkReady = k.podCIDR != ""
 	k.mu.Unlock()
 	in.Images = k.nodeImages(ctx)
+	in.Pressure = k.measurePressure()
 	wrote := false
 	nodes := k.cfg.Client.CoreV1().Nodes()
 	err = retry.RetryOnConflict(retry.DefaultBackoff, func() error {

@@ -267,6 +267,9 @@ func (k *kubelet) admit(ctx context.Context, pod *corev1.Pod, running bool) bool
 	ok, reason, msg := true, "", ""
 	if !running {
 		ok, reason, msg = admitPod(pod, others, k.allocatable)
+		if ok {
+			ok, reason, msg = admitUnderPressure(pod, k.pressure)
+		}
 	}
 	k.admitted[pod.UID] = ok
 	k.mu.Unlock()

@@ -5,15 +5,45 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/skiffk8s/skiff/kubelet"
 	"github.com/skiffk8s/skiff/kubelet/agent"
 )
+
+// parseTaint parses "key=value:Effect" or "key:Effect", as kubectl taint
+// and --register-with-taints write taints.
+func parseTaint(spec string) (corev1.Taint, error) {
+	kv, effect, ok := strings.Cut(spec, ":")
+	if !ok {
+		return corev1.Taint{}, fmt.Errorf("taint %q: want key=value:Effect", spec)
+	}
+	t := corev1.Taint{Effect: corev1.TaintEffect(effect)}
+	t.Key, t.Value, _ = strings.Cut(kv, "=")
+	switch t.Effect {
+	case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+	default:
+		return corev1.Taint{}, fmt.Errorf("taint %q: effect %q is not NoSchedule, PreferNoSchedule or NoExecute", spec, effect)
+	}
+	if errs := validation.IsQualifiedName(t.Key); len(errs) > 0 {
+		return corev1.Taint{}, fmt.Errorf("taint %q: key %q: %s", spec, t.Key, strings.Join(errs, "; "))
+	}
+	if t.Value != "" {
+		if errs := validation.IsValidLabelValue(t.Value); len(errs) > 0 {
+			return corev1.Taint{}, fmt.Errorf("taint %q: value %q: %s", spec, t.Value, strings.Join(errs, "; "))
+		}
+	}
+	return t, nil
+}
 
 // kubeletOptions are the `skiff kubelet` flags.
 type kubeletOptions struct {
@@ -29,6 +59,9 @@ type kubeletOptions struct {
 	reservedCPU       string
 	reservedMemory    string
 	labels            map[string]string
+	taints            []string
+	evictionHard      string
+	pressurePeriod    time.Duration
 }
 
 func newKubeletCommand() *cobra.Command {
@@ -62,20 +95,24 @@ func (o *kubeletOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.reservedCPU, "system-reserved-cpu", "0", "cpu kept from pods (allocatable = capacity - this)")
 	fs.StringVar(&o.reservedMemory, "system-reserved-memory", "0", "memory kept from pods")
 	fs.StringToStringVar(&o.labels, "node-labels", nil, "labels to add to the Node (key=value,...)")
+	fs.StringSliceVar(&o.taints, "register-with-taints", nil, "taints to add to the Node (key=value:Effect,...)")
+	fs.StringVar(&o.evictionHard, "eviction-hard", "memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%,imagefs.available<15%,imagefs.inodesFree<5%,pid.available<5%",
+		"thresholds that turn the node's MemoryPressure, DiskPressure and PIDPressure conditions True (\"\" for none)")
+	fs.DurationVar(&o.pressurePeriod, "eviction-pressure-transition-period", 5*time.Minute, "how long a pressure condition stays True after its signal recovered")
 }
 
 func runKubelet(ctx context.Context, o kubeletOptions) error {
+	// Flags are checked before the kubeconfig is read.
+	cfg, err := o.agentConfig(nil, newLogger())
+	if err != nil {
+		return err
+	}
 	rc, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
 	if err != nil {
 		return fmt.Errorf("--kubeconfig: %w", err)
 	}
-	client, err := kubernetes.NewForConfig(rc)
-	if err != nil {
+	if cfg.Client, err = kubernetes.NewForConfig(rc); err != nil {
 		return fmt.Errorf("--kubeconfig: %w", err)
-	}
-	cfg, err := o.agentConfig(client, newLogger())
-	if err != nil {
-		return err
 	}
 	return agent.Run(ctx, cfg)
 }
@@ -99,7 +136,23 @@ func (o kubeletOptions) agentConfig(client kubernetes.Interface, logger *slog.Lo
 			return agent.Config{}, fmt.Errorf("--pod-cidr: %w", err)
 		}
 	}
+	thresholds, err := kubelet.ParseThresholds(o.evictionHard)
+	if err != nil {
+		return agent.Config{}, fmt.Errorf("--eviction-hard: %w", err)
+	}
+	if o.pressurePeriod <= 0 {
+		return agent.Config{}, fmt.Errorf("--eviction-pressure-transition-period: %v must be positive", o.pressurePeriod)
+	}
+	var taints []corev1.Taint
+	for _, spec := range o.taints {
+		t, err := parseTaint(spec)
+		if err != nil {
+			return agent.Config{}, fmt.Errorf("--register-with-taints: %w", err)
+		}
+		taints = append(taints, t)
+	}
 	return agent.Config{
+		Taints: taints, EvictionHard: thresholds, PressureTransitionPeriod: o.pressurePeriod,
 		Client: client, ContainerdAddress: o.containerdAddress, RegistriesConfig: o.registriesConfig,
 		NodeName: o.nodeName, NodeIP: o.nodeIP, PodCIDR: o.podCIDR, ClusterCIDR: o.clusterCIDR, RootDir: o.rootDir,
 		Labels: o.labels, SystemReservedCPU: cpu, SystemReservedMemory: mem, MaxPods: o.maxPods, Logger: logger,

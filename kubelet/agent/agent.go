@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -59,7 +60,13 @@ type Config struct {
 	// SystemReservedCPU and SystemReservedMemory are kept from pods.
 	SystemReservedCPU, SystemReservedMemory resource.Quantity
 	MaxPods                                 int
-	Logger                                  *slog.Logger
+	// EvictionHard and PressureTransitionPeriod: see kubelet.Config.
+	EvictionHard             kubelet.Thresholds
+	PressureTransitionPeriod time.Duration
+	// ImageFSDir is containerd's root, measured for the imagefs signals
+	// (default /var/lib/containerd).
+	ImageFSDir string
+	Logger     *slog.Logger
 	// Tune, when set, adjusts the kubelet's config before it runs
 	// (intervals in tests).
 	Tune func(*kubelet.Config)
@@ -72,6 +79,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.RootDir == "" {
 		cfg.RootDir = "/var/lib/skiff/kubelet"
+	}
+	if cfg.ImageFSDir == "" {
+		cfg.ImageFSDir = "/var/lib/containerd"
 	}
 	if cfg.ClusterCIDR == "" {
 		cfg.ClusterCIDR = "10.244.0.0/16"
@@ -106,7 +116,8 @@ func Run(ctx context.Context, cfg Config) error {
 	kc := kubelet.Config{
 		NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, PodCIDR: cfg.PodCIDR, RootDir: cfg.RootDir, PodLogsDir: cfg.PodLogsDir,
 		Labels: cfg.Labels, Taints: cfg.Taints, SystemReservedCPU: cfg.SystemReservedCPU, SystemReservedMemory: cfg.SystemReservedMemory,
-		MaxPods: cfg.MaxPods, Logger: cfg.Logger, Client: cfg.Client, Runtime: rt, Network: nw,
+		MaxPods: cfg.MaxPods, EvictionHard: cfg.EvictionHard, PressureTransitionPeriod: cfg.PressureTransitionPeriod, ImageFSDir: cfg.ImageFSDir,
+		Logger: cfg.Logger, Client: cfg.Client, Runtime: rt, Network: nw,
 		ContainerConfig: buildFunc(builder), PodResources: res,
 		// Probes and hooks reach pods from the namespace that holds the
 		// node's network.
