@@ -45,7 +45,15 @@ require (
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.71.0 // indirect
 )
 
-require gotest.tools/v3 v3.5.2 // indirect
+require (
+	github.com/cyphar/filepath-securejoin v0.7.0 // indirect
+	github.com/godbus/dbus/v5 v5.1.0 // indirect
+	github.com/google/cadvisor v0.60.6 // indirect
+	github.com/google/cadvisor/lib v0.60.6 // indirect
+	github.com/opencontainers/cgroups v0.0.6 // indirect
+	gotest.tools/v3 v3.5.2 // indirect
+	k8s.io/kubelet v0.37.2 // indirect
+)
 
 require (
 	github.com/Azure/go-ansiterm v0.0.0-20250102033503-faa5f7b0171c // indirect
