@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"time"
 )
 
@@ -30,6 +31,42 @@ func (b *Bundle) IssueClientCert(user string, groups []string, ttl time.Duration
 	}
 	if _, certPEM, err = b.sign(clientTemplate(user, groups), key.Public(), ttl); err != nil {
 		return nil, nil, fmt.Errorf("pki: issue client certificate for %q: %w", user, err)
+	}
+	if keyPEM, err = encodeKey(key); err != nil {
+		return nil, nil, err
+	}
+	return certPEM, keyPEM, nil
+}
+
+// IssueServingCert issues a TLS serving certificate signed by the cluster CA
+// with subject CN cn, for hosts (DNS names or IP addresses), valid for ttl
+// but never past the CA; kubelets serve their API with one. It returns the
+// certificate and a new ECDSA P-256 key, PEM encoded.
+func (b *Bundle) IssueServingCert(cn string, hosts []string, ttl time.Duration) (certPEM, keyPEM []byte, err error) {
+	if len(hosts) == 0 {
+		return nil, nil, errors.New("pki: serving certificate needs at least one host")
+	}
+	if ttl <= 0 {
+		return nil, nil, fmt.Errorf("pki: serving certificate lifetime %s is not positive", ttl)
+	}
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: cn},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	key, err := newKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, certPEM, err = b.sign(tmpl, key.Public(), ttl); err != nil {
+		return nil, nil, fmt.Errorf("pki: issue serving certificate for %v: %w", hosts, err)
 	}
 	if keyPEM, err = encodeKey(key); err != nil {
 		return nil, nil, err

@@ -4,8 +4,10 @@
 // On first start LoadOrCreate makes the cluster identity in one directory,
 // with kubeadm's file names: a CA (ca.crt, ca.key), the API server's serving
 // certificate (apiserver.crt, apiserver.key), an admin client certificate
-// (admin.crt, admin.key) and the service-account signing key (sa.key,
-// sa.pub). Later starts load the same files. Keys are ECDSA P-256.
+// (admin.crt, admin.key), the client certificate the API server presents to
+// kubelets (apiserver-kubelet-client.crt, apiserver-kubelet-client.key) and
+// the service-account signing key (sa.key, sa.pub). Later starts load the
+// same files. Keys are ECDSA P-256.
 package pki
 
 import (
@@ -31,6 +33,11 @@ const (
 	ServingKeyFile  = "apiserver.key"
 	AdminCertFile   = "admin.crt"
 	AdminKeyFile    = "admin.key"
+	// KubeletClientCertFile and KubeletClientKeyFile are the API server's
+	// client credentials towards kubelets (logs, exec, port-forward, node
+	// proxy, metrics).
+	KubeletClientCertFile = "apiserver-kubelet-client.crt"
+	KubeletClientKeyFile  = "apiserver-kubelet-client.key"
 	SAKeyFile       = "sa.key"
 	SAPublicKeyFile = "sa.pub"
 )
@@ -40,6 +47,9 @@ const (
 	CACommonName    = "skiff-ca"
 	AdminCommonName = "kubernetes-admin"
 	AdminGroup      = "system:masters"
+	// KubeletClientCommonName is the user the API server is to kubelets
+	// (in group AdminGroup), as kubeadm names it.
+	KubeletClientCommonName = "kube-apiserver-kubelet-client"
 
 	CAValidity      = 10 * 365 * 24 * time.Hour
 	ServingValidity = 365 * 24 * time.Hour
@@ -91,6 +101,11 @@ type Bundle struct {
 	// (CN kubernetes-admin, O system:masters), for the admin kubeconfig.
 	AdminCertPEM, AdminKeyPEM []byte
 
+	// KubeletClientCert is the API server's client certificate towards
+	// kubelets (CN kube-apiserver-kubelet-client, O system:masters; Leaf
+	// is set).
+	KubeletClientCert tls.Certificate
+
 	// ServiceAccountKey signs service-account tokens;
 	// ServiceAccountPublicKeyPEM verifies them.
 	ServiceAccountKey          crypto.Signer
@@ -133,10 +148,39 @@ func LoadOrCreate(cfg Config) (*Bundle, error) {
 	if err := b.loadOrCreateAdmin(cfg); err != nil {
 		return nil, err
 	}
+	if err := b.loadOrCreateKubeletClient(cfg); err != nil {
+		return nil, err
+	}
 	if err := b.loadOrCreateServiceAccountKey(cfg); err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// LoadCA loads only the cluster CA (certificate and key) from dir, for
+// tools and tests that issue certificates from it (IssueClientCert,
+// IssueServingCert) next to a running API server. Nothing is written;
+// clock nil means time.Now.
+func LoadCA(dir string, clock func() time.Time) (*Bundle, error) {
+	if clock == nil {
+		clock = time.Now
+	}
+	certPath, keyPath := filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)
+	cert, certPEM, err := readCertIfExists(certPath)
+	if err != nil {
+		return nil, err
+	}
+	key, err := readKeyIfExists(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	if cert == nil || key == nil {
+		return nil, fmt.Errorf("pki: no CA in %s (%s and %s are needed)", dir, CACertFile, CAKeyFile)
+	}
+	if !publicKeysEqual(cert.PublicKey, key.Public()) {
+		return nil, fmt.Errorf("pki: %s does not match %s", keyPath, certPath)
+	}
+	return &Bundle{CA: cert, CAKey: key, CAPEM: certPEM, clock: clock}, nil
 }
 
 func (b *Bundle) loadOrCreateCA(cfg Config) error {
@@ -252,6 +296,37 @@ func (b *Bundle) loadOrCreateAdmin(cfg Config) error {
 		return err
 	}
 	b.AdminCertPEM, b.AdminKeyPEM = certPEM, keyPEM
+	return nil
+}
+
+// loadOrCreateKubeletClient loads the kubelet client certificate, issuing it
+// when it is missing, not signed by the CA, or expires within
+// ServingRenewBefore (the key is kept).
+func (b *Bundle) loadOrCreateKubeletClient(cfg Config) error {
+	certPath := filepath.Join(cfg.Dir, KubeletClientCertFile)
+	keyPath := filepath.Join(cfg.Dir, KubeletClientKeyFile)
+	key, cert, _, err := b.loadLeaf(certPath, keyPath)
+	if err != nil {
+		return err
+	}
+	if cert == nil || !b.signedByCA(cert) || cfg.Clock().Add(ServingRenewBefore).After(cert.NotAfter) {
+		if key == nil {
+			if key, err = newKey(); err != nil {
+				return err
+			}
+			if err := writeKey(keyPath, key); err != nil {
+				return err
+			}
+		}
+		var certPEM []byte
+		if cert, certPEM, err = b.sign(clientTemplate(KubeletClientCommonName, []string{AdminGroup}), key.Public(), AdminValidity); err != nil {
+			return fmt.Errorf("pki: issue kubelet client certificate: %w", err)
+		}
+		if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
+			return err
+		}
+	}
+	b.KubeletClientCert = tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
 	return nil
 }
 

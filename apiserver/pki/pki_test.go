@@ -91,6 +91,7 @@ func TestFilesAreKubeadmsWithPrivateKeys(t *testing.T) {
 		CACertFile: 0o644, CAKeyFile: 0o600,
 		ServingCertFile: 0o644, ServingKeyFile: 0o600,
 		AdminCertFile: 0o644, AdminKeyFile: 0o600,
+		KubeletClientCertFile: 0o644, KubeletClientKeyFile: 0o600,
 		SAKeyFile: 0o600, SAPublicKeyFile: 0o644,
 	}
 	entries, err := os.ReadDir(cfg.Dir)
@@ -318,6 +319,69 @@ func TestAdminCertIsASystemMastersClientCert(t *testing.T) {
 	}
 	if _, err := tls.X509KeyPair(b.AdminCertPEM, b.AdminKeyPEM); err != nil {
 		t.Errorf("admin certificate and key do not pair: %v", err)
+	}
+}
+
+func TestKubeletClientCertIsTheAPIServersIdentityAndIsKept(t *testing.T) {
+	cfg := testConfig(t)
+	b := mustLoadOrCreate(t, cfg)
+	cert := b.KubeletClientCert.Leaf
+	if cert.Subject.CommonName != "kube-apiserver-kubelet-client" || !slices.Equal(cert.Subject.Organization, []string{"system:masters"}) {
+		t.Errorf("kubelet client subject = %v, want CN kube-apiserver-kubelet-client O system:masters", cert.Subject)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(b.CA)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: cfg.Clock(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("kubelet client certificate does not verify as a client of the CA: %v", err)
+	}
+	again := mustLoadOrCreate(t, cfg)
+	if !again.KubeletClientCert.Leaf.Equal(cert) {
+		t.Error("the kubelet client certificate was reissued though nothing changed")
+	}
+
+	// Close to expiry it is renewed with the same key.
+	later := cfg
+	later.Clock = fixedClock(cert.NotAfter.Add(-24 * time.Hour))
+	renewed := mustLoadOrCreate(t, later)
+	if renewed.KubeletClientCert.Leaf.Equal(cert) {
+		t.Error("an expiring kubelet client certificate was not renewed")
+	}
+	if !publicKeysEqual(renewed.KubeletClientCert.Leaf.PublicKey, cert.PublicKey) {
+		t.Error("renewal replaced the kubelet client key")
+	}
+}
+
+func TestLoadCAIssuesServingCertsForKubelets(t *testing.T) {
+	cfg := testConfig(t)
+	b := mustLoadOrCreate(t, cfg)
+	ca, err := LoadCA(cfg.Dir, cfg.Clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ca.CA.Equal(b.CA) {
+		t.Fatal("LoadCA loaded another CA")
+	}
+	certPEM, keyPEM, err := ca.IssueServingCert("node-a", []string{"node-a", "10.0.0.5"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatalf("certificate and key do not pair: %v", err)
+	}
+	cert := parseCertPEM(t, certPEM)
+	pool := x509.NewCertPool()
+	pool.AddCert(b.CA)
+	for _, name := range []string{"node-a", "10.0.0.5"} {
+		if _, err := cert.Verify(x509.VerifyOptions{DNSName: name, Roots: pool, CurrentTime: cfg.Clock()}); err != nil {
+			t.Errorf("serving certificate does not verify for %s: %v", name, err)
+		}
+	}
+	if len(pair.Certificate) != 1 {
+		t.Errorf("chain has %d certificates, want 1", len(pair.Certificate))
+	}
+	if _, err := LoadCA(t.TempDir(), nil); err == nil {
+		t.Error("LoadCA of an empty directory succeeded")
 	}
 }
 
