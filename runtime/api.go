@@ -108,7 +108,11 @@ type ContainerConfig struct {
 	Env           []string // KEY=VALUE, after the image's env
 	WorkingDir    string
 	Hostname      string
-	TTY, Stdin    bool
+	// TTY gives the container a terminal (its output is then one stream,
+	// logged as stdout). Stdin gives it a stdin that attached clients
+	// (Containerd.Attach) write to; with StdinOnce the first attached
+	// client's end of input closes it.
+	TTY, Stdin, StdinOnce bool
 
 	// NetNSPath is the pod's pinned network namespace to join; empty
 	// means the host's network namespace.

@@ -36,7 +36,22 @@ const (
 	labelStopSignal = labelPrefix + "stop-signal"
 	labelCgroup     = labelPrefix + "cgroup"
 	labelStartedAt  = labelPrefix + "started-at"
+	// labelStdin is "true" or "once" for containers created with Stdin
+	// (StdinOnce); labelTTY is "true" for containers with a terminal.
+	labelStdin = labelPrefix + "stdin"
+	labelTTY   = labelPrefix + "tty"
 )
+
+// stdinFor returns the stdin pipe a container's labels ask for (nil: none).
+func stdinFor(labels map[string]string) *stdinPipe {
+	switch labels[labelStdin] {
+	case "true":
+		return newStdinPipe(false)
+	case "once":
+		return newStdinPipe(true)
+	}
+	return nil
+}
 
 func newID() string {
 	b := make([]byte, 16)
@@ -93,6 +108,15 @@ func (c *Containerd) CreateContainer(ctx context.Context, cfg ContainerConfig) (
 	labels[labelLogPath] = cfg.LogPath
 	labels[labelStopSignal] = cfg.Image.StopSignal
 	labels[labelCgroup] = strings.TrimSuffix(parent, "/") + "/" + id
+	if cfg.Stdin {
+		labels[labelStdin] = "true"
+		if cfg.StdinOnce {
+			labels[labelStdin] = "once"
+		}
+	}
+	if cfg.TTY {
+		labels[labelTTY] = "true"
+	}
 	_, err = c.client.NewContainer(ctx, id,
 		containerd.WithImageName(name),
 		containerd.WithSnapshotter(c.snapshotter),
@@ -121,7 +145,7 @@ func (c *Containerd) StartContainer(ctx context.Context, id string) error {
 	if logPath == "" {
 		logPath = os.DevNull
 	}
-	tl, err := newTaskLog(logPath)
+	tl, err := newTaskLog(logPath, stdinFor(labels), labels[labelTTY] == "true")
 	if err != nil {
 		return fmt.Errorf("container %s log: %w", id, err)
 	}
@@ -184,7 +208,7 @@ func (c *Containerd) reattachLogs(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		tl, err := newTaskLog(path)
+		tl, err := newTaskLog(path, stdinFor(info.Labels), info.Labels[labelTTY] == "true")
 		if err != nil {
 			continue
 		}
@@ -200,6 +224,7 @@ func (c *Containerd) reattachLogs(ctx context.Context) {
 				io.Cancel()
 			}
 			tl.log.Close()
+			tl.closeAttached()
 			continue
 		}
 		tl.io = task.IO()

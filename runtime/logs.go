@@ -93,16 +93,22 @@ func (w *streamWriter) Close() error {
 }
 
 // taskLog is a running task's log copier: the cio IO reading the FIFOs and
-// the file it writes.
+// the file it writes. It also hands the output to attached clients (fan)
+// and, for containers created with Stdin, owns the stdin pipe.
 type taskLog struct {
 	log            *criLog
 	stdout, stderr *streamWriter
+	fan            fanout
+	stdin          *stdinPipe // nil unless the container has stdin
+	tty            bool       // the task has a terminal (stdout only)
 	once           sync.Once
 	done           chan struct{} // closed when the file is complete
 	io             cio.IO        // set once the task exists
 }
 
-func newTaskLog(path string) (*taskLog, error) {
+// newTaskLog opens the log at path. stdin (nil: none) becomes the task's
+// stdin; tty makes the task's IO a terminal.
+func newTaskLog(path string, stdin *stdinPipe, tty bool) (*taskLog, error) {
 	l, err := openCRILog(path)
 	if err != nil {
 		return nil, err
@@ -111,18 +117,43 @@ func newTaskLog(path string) (*taskLog, error) {
 		log:    l,
 		stdout: &streamWriter{log: l, stream: "stdout"},
 		stderr: &streamWriter{log: l, stream: "stderr"},
+		stdin:  stdin,
+		tty:    tty,
 		done:   make(chan struct{}),
 	}, nil
 }
 
+// streamOpts are the cio options of the task's streams.
+func (t *taskLog) streamOpts() []cio.Opt {
+	var in io.Reader
+	if t.stdin != nil {
+		in = t.stdin.r
+	}
+	opts := []cio.Opt{cio.WithStreams(in,
+		&teeWriter{w: t.stdout, fan: &t.fan},
+		&teeWriter{w: t.stderr, fan: &t.fan, stderr: true})}
+	if t.tty {
+		opts = append(opts, cio.WithTerminal)
+	}
+	return opts
+}
+
 // creator returns the cio.Creator for a new task.
 func (t *taskLog) creator(fifoDir string) cio.Creator {
-	return cio.NewCreator(cio.WithFIFODir(fifoDir), cio.WithStreams(nil, t.stdout, t.stderr))
+	return cio.NewCreator(append(t.streamOpts(), cio.WithFIFODir(fifoDir))...)
 }
 
 // attach returns the cio.Attach for an existing task.
 func (t *taskLog) attach() cio.Attach {
-	return cio.NewAttach(cio.WithStreams(nil, t.stdout, t.stderr))
+	return cio.NewAttach(t.streamOpts()...)
+}
+
+// closeAttached ends attach sessions and the stdin pipe.
+func (t *taskLog) closeAttached() {
+	t.fan.closeAll()
+	if t.stdin != nil {
+		t.stdin.close()
+	}
 }
 
 // finish waits for the copiers to drain (the task exited), flushes and
@@ -136,6 +167,7 @@ func (t *taskLog) finish() {
 		t.stdout.Close()
 		t.stderr.Close()
 		t.log.Close()
+		t.closeAttached()
 		close(t.done)
 	})
 }
@@ -148,6 +180,7 @@ func (t *taskLog) detach() {
 			t.io.Wait()
 		}
 		t.log.Close()
+		t.closeAttached()
 		close(t.done)
 	})
 }

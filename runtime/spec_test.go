@@ -122,7 +122,7 @@ func TestSpecRejectsNoCommand(t *testing.T) {
 
 func TestCRILogWriterSplitsLinesAndPartials(t *testing.T) {
 	dir := t.TempDir()
-	tl, err := newTaskLog(dir + "/sub/0.log")
+	tl, err := newTaskLog(dir+"/sub/0.log", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
