@@ -152,7 +152,7 @@ func v1Status(w io.Writer) func(error) error {
 
 // decodeResizes reads TerminalSize JSON objects from r into ch until r
 // ends, then calls end.
-func decodeResizes(r io.Reader, ch chan<- runtime.TerminalSize, end func()) {
+func decodeResizes(r io.Reader, ch chan runtime.TerminalSize, end func()) {
 	defer end()
 	dec := json.NewDecoder(r)
 	for {
@@ -160,9 +160,18 @@ func decodeResizes(r io.Reader, ch chan<- runtime.TerminalSize, end func()) {
 		if err := dec.Decode(&sz); err != nil {
 			return
 		}
-		select {
-		case ch <- runtime.TerminalSize{Width: sz.Width, Height: sz.Height}:
-		default: // a newer size will follow; never block the reader
+		// Keep only the newest size: never block the reader.
+		next := runtime.TerminalSize{Width: sz.Width, Height: sz.Height}
+		for sent := false; !sent; {
+			select {
+			case ch <- next:
+				sent = true
+			default:
+				select {
+				case <-ch: // drop the stale size
+				default:
+				}
+			}
 		}
 	}
 }

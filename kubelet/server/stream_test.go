@@ -1,0 +1,429 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	apihttpstream "k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/client-go/transport/spdy"
+	utilexec "k8s.io/client-go/util/exec"
+
+	"github.com/skiffk8s/skiff/kubelet/network"
+	"github.com/skiffk8s/skiff/runtime"
+	"github.com/skiffk8s/skiff/test/nodetest"
+)
+
+// node is a real containerd with busybox, a kubelet server in front of it
+// and one pod "box" in namespace "default" whose containers the tests
+// start.
+type node struct {
+	rt     *runtime.Containerd
+	image  runtime.Image
+	cgroup string
+	netns  string // the pod's network namespace (pinned)
+	logs   string
+	ts     *testServer
+
+	mu  sync.Mutex
+	ids map[string]string // container name → runtime ID; guarded by mu
+}
+
+func startNode(t *testing.T) *node {
+	t.Helper()
+	nodetest.RequireRoot(t)
+	n := &node{ids: map[string]string{}, logs: t.TempDir()}
+	n.cgroup = fmt.Sprintf("/skiff-server-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
+	t.Cleanup(func() { removeCgroup(n.cgroup) })
+	cd := nodetest.StartContainerd(t)
+	ctx := context.Background()
+	rt, err := runtime.New(ctx, runtime.Config{
+		Address: cd.Address, Namespace: "skiff-test",
+		RegistriesConfig: filepath.Join(t.TempDir(), "none.yaml"), FIFODir: filepath.Join(cd.Dir, "fifo"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	f, err := os.Open(nodetest.BusyboxTarball(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	imgs, err := rt.Import(ctx, f)
+	if err != nil || len(imgs) == 0 {
+		t.Fatalf("import busybox: %v", err)
+	}
+	n.rt, n.image = rt, imgs[0]
+	n.netns = newPodNetNS(t)
+
+	pod := testPod("default", "box", "shell", "printer", "web", "echo-ws", "echo-spdy")
+	dial := network.DialerIn(n.netns)
+	n.ts = startServer(t, Config{
+		Pods:       func() []*corev1.Pod { return []*corev1.Pod{pod} },
+		PodLogsDir: n.logs,
+		LookupContainer: func(_ *corev1.Pod, c string) (ContainerInfo, bool) {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			id, ok := n.ids[c]
+			return ContainerInfo{ID: id, Running: ok}, ok
+		},
+		Streamer: rt,
+		DialPod: func(ctx context.Context, _ *corev1.Pod, port int32) (net.Conn, error) {
+			return dial(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		},
+	})
+	return n
+}
+
+// run starts container name of the pod with cmd.
+func (n *node) run(t *testing.T, name string, cfg runtime.ContainerConfig, cmd ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	cfg.Name, cfg.Image, cfg.Command = name, n.image, cmd
+	cfg.CgroupParent, cfg.NetNSPath = n.cgroup, n.netns
+	cfg.LogPath = filepath.Join(n.logs, "default_box_box-uid", name, "0.log")
+	id, err := n.rt.CreateContainer(ctx, cfg)
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = n.rt.RemoveContainer(context.Background(), id) })
+	if err := n.rt.StartContainer(ctx, id); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	n.mu.Lock()
+	n.ids[name] = id
+	n.mu.Unlock()
+	return id
+}
+
+// newPodNetNS creates a network namespace pinned in a temp dir, with its
+// loopback up, and removes it at the end of the test.
+func newPodNetNS(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "netns")
+	if err := os.WriteFile(path, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// This thread changes namespace and is thrown away.
+		goruntime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		if err := unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "", unix.MS_BIND, ""); err != nil {
+			errc <- err
+			return
+		}
+		lo, err := netlink.LinkByName("lo")
+		if err == nil {
+			err = netlink.LinkSetUp(lo)
+		}
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("create pod network namespace: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(path, unix.MNT_DETACH) })
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Close()
+	return path
+}
+
+// removeCgroup removes the test's cgroup parent in every hierarchy.
+func removeCgroup(parent string) {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	roots = append(roots, "/sys/fs/cgroup")
+	for _, r := range roots {
+		dir := filepath.Join(r, parent)
+		children, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, c := range children {
+			_ = os.Remove(c)
+		}
+		_ = os.Remove(dir)
+	}
+}
+
+// executor kinds kubectl uses: websocket v5 first, SPDY as the fallback.
+type executorKind struct {
+	name string
+	new  func(t *testing.T, n *node, u *url.URL) remotecommand.Executor
+}
+
+var executors = []executorKind{
+	{"WebSocketV5", func(t *testing.T, n *node, u *url.URL) remotecommand.Executor {
+		e, err := remotecommand.NewWebSocketExecutor(n.ts.restConfig(t, "admin"), "GET", u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}},
+	{"SPDY", func(t *testing.T, n *node, u *url.URL) remotecommand.Executor {
+		e, err := remotecommand.NewSPDYExecutor(n.ts.restConfig(t, "admin"), "POST", u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}},
+}
+
+// streamURL is /<verb>/default/box/<container> with the stream flags
+// and commands.
+func (n *node) streamURL(verb, container string, o remotecommand.StreamOptions, cmd ...string) *url.URL {
+	u, _ := url.Parse(n.ts.URL + "/" + verb + "/default/box/" + container)
+	q := url.Values{}
+	for _, c := range cmd {
+		q.Add("command", c)
+	}
+	for k, v := range map[string]bool{"stdin": o.Stdin != nil, "stdout": o.Stdout != nil, "stderr": o.Stderr != nil, "tty": o.Tty} {
+		if v {
+			q.Set(k, "true")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u
+}
+
+// exec runs cmd in container "shell" and returns stdout, stderr and the
+// stream's error.
+func (n *node) exec(t *testing.T, kind executorKind, o remotecommand.StreamOptions, cmd ...string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return kind.new(t, n, n.streamURL("exec", "shell", o, cmd...)).StreamWithContext(ctx, o)
+}
+
+// sizes is a TerminalSizeQueue giving one size, then nothing until done.
+type sizes struct {
+	first chan remotecommand.TerminalSize
+	done  chan struct{}
+}
+
+func (s *sizes) Next() *remotecommand.TerminalSize {
+	select {
+	case sz := <-s.first:
+		return &sz
+	case <-s.done:
+		return nil
+	}
+}
+
+func TestExecAttachAndPortForwardAgainstContainerd(t *testing.T) {
+	n := startNode(t)
+	n.run(t, "shell", runtime.ContainerConfig{}, "sleep", "3600")
+	for _, kind := range executors {
+		t.Run("Exec"+kind.name, func(t *testing.T) {
+			t.Run("ExitCodeReachesTheClient", func(t *testing.T) {
+				var out, errb bytes.Buffer
+				err := n.exec(t, kind, remotecommand.StreamOptions{Stdout: &out, Stderr: &errb}, "sh", "-c", "echo to-out; echo to-err >&2; exit 7")
+				var ee utilexec.ExitError
+				if !errors.As(err, &ee) || ee.ExitStatus() != 7 {
+					t.Fatalf("err = %v (%T), want exit code 7", err, err)
+				}
+				if out.String() != "to-out\n" || errb.String() != "to-err\n" {
+					t.Fatalf("stdout %q stderr %q", out.String(), errb.String())
+				}
+			})
+			t.Run("SuccessIsNoError", func(t *testing.T) {
+				var out bytes.Buffer
+				if err := n.exec(t, kind, remotecommand.StreamOptions{Stdout: &out}, "echo", "fine"); err != nil || out.String() != "fine\n" {
+					t.Fatalf("err %v stdout %q", err, out.String())
+				}
+			})
+			t.Run("StdinIsPipedUntilItEnds", func(t *testing.T) {
+				var out bytes.Buffer
+				err := n.exec(t, kind, remotecommand.StreamOptions{Stdin: strings.NewReader("hello\nworld\n"), Stdout: &out}, "cat")
+				if err != nil || out.String() != "hello\nworld\n" {
+					t.Fatalf("err %v stdout %q", err, out.String())
+				}
+			})
+			t.Run("TTYAndResize", func(t *testing.T) {
+				var out bytes.Buffer
+				q := &sizes{first: make(chan remotecommand.TerminalSize, 1), done: make(chan struct{})}
+				defer close(q.done)
+				q.first <- remotecommand.TerminalSize{Width: 101, Height: 33}
+				err := n.exec(t, kind, remotecommand.StreamOptions{Stdout: &out, Tty: true, TerminalSizeQueue: q}, "sh", "-c", "sleep 0.5; tty; stty size")
+				if err != nil || !strings.Contains(out.String(), "/dev/pts/") || !strings.Contains(out.String(), "33 101") {
+					t.Fatalf("err %v output %q, want a /dev/pts tty of 33 rows and 101 columns", err, out.String())
+				}
+			})
+		})
+	}
+	t.Run("ExecInAStoppedOrUnknownContainerIsRefused", func(t *testing.T) {
+		c := n.ts.authed(t)
+		code, body := get(t, c, n.ts.URL+"/exec/default/box/web?command=ls&stdout=true")
+		if code != http.StatusBadRequest || !strings.Contains(body, `container "web" in pod "box" is not running`) {
+			t.Fatalf("%d %q", code, body)
+		}
+		code, body = get(t, c, n.ts.URL+"/exec/default/box/nope?command=ls&stdout=true")
+		if code != http.StatusNotFound || !strings.Contains(body, `container "nope" not found`) {
+			t.Fatalf("%d %q", code, body)
+		}
+		code, body = get(t, c, n.ts.URL+"/exec/default/box/shell?command=ls")
+		if code != http.StatusBadRequest || !strings.Contains(body, "at least 1 of stdin, stdout, stderr") {
+			t.Fatalf("%d %q", code, body)
+		}
+	})
+
+	n.run(t, "printer", runtime.ContainerConfig{}, "sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done")
+	for _, kind := range executors {
+		t.Run("Attach"+kind.name, func(t *testing.T) {
+			t.Run("SeesTheOutputOfARunningContainer", func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				pr, pw := io.Pipe()
+				o := remotecommand.StreamOptions{Stdout: pw}
+				errc := make(chan error, 1)
+				go func() {
+					errc <- kind.new(t, n, n.streamURL("attach", "printer", o)).StreamWithContext(ctx, o)
+				}()
+				line := make([]byte, 64)
+				nr, err := pr.Read(line)
+				if err != nil || !strings.HasPrefix(string(line[:nr]), "tick ") {
+					t.Fatalf("read %q %v, want a tick", line[:nr], err)
+				}
+				cancel()
+				pr.Close()
+				<-errc
+			})
+			t.Run("FeedsStdinAndEndsWhenTheContainerExits", func(t *testing.T) {
+				name := "echo-" + strings.ToLower(strings.TrimSuffix(kind.name, "V5"))
+				if kind.name == "WebSocketV5" {
+					name = "echo-ws"
+				}
+				n.run(t, name, runtime.ContainerConfig{Stdin: true}, "sh", "-c", `while read l; do [ "$l" = quit ] && exit 3; echo got $l; done`)
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				inR, inW := io.Pipe()
+				outR, outW := io.Pipe()
+				o := remotecommand.StreamOptions{Stdin: inR, Stdout: outW}
+				errc := make(chan error, 1)
+				go func() {
+					errc <- kind.new(t, n, n.streamURL("attach", name, o)).StreamWithContext(ctx, o)
+					outW.Close()
+				}()
+				time.Sleep(300 * time.Millisecond) // attached
+				if _, err := io.WriteString(inW, "hi\n"); err != nil {
+					t.Fatal(err)
+				}
+				buf := make([]byte, 64)
+				nr, _ := io.ReadAtLeast(outR, buf, len("got hi\n"))
+				if string(buf[:nr]) != "got hi\n" {
+					t.Fatalf("output %q, want %q", buf[:nr], "got hi\n")
+				}
+				_, _ = io.WriteString(inW, "quit\n")
+				go func() { _, _ = io.Copy(io.Discard, outR) }()
+				select {
+				case err := <-errc:
+					if err != nil {
+						t.Fatalf("attach ended with %v, want success when the container exits", err)
+					}
+				case <-ctx.Done():
+					t.Fatal("attach did not end when the container exited")
+				}
+			})
+		})
+	}
+
+	n.run(t, "web", runtime.ContainerConfig{}, "sh", "-c", "mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 8080 -h /www")
+	for _, tc := range []struct {
+		name   string
+		dialer func(t *testing.T, u *url.URL) httpstreamDialer
+	}{
+		{"SPDY", func(t *testing.T, u *url.URL) httpstreamDialer {
+			rt, upgrader, err := spdy.RoundTripperFor(n.ts.restConfig(t, "admin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return spdy.NewDialer(upgrader, &http.Client{Transport: rt}, "POST", u)
+		}},
+		{"WebSocketTunnel", func(t *testing.T, u *url.URL) httpstreamDialer {
+			d, err := portforward.NewSPDYOverWebsocketDialer(u, n.ts.restConfig(t, "admin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}},
+	} {
+		t.Run("PortForward"+tc.name, func(t *testing.T) {
+			u, _ := url.Parse(n.ts.URL + "/portForward/default/box")
+			body := portForwardGet(t, tc.dialer(t, u), 8080)
+			if !strings.Contains(body, "hello-from-pod") {
+				t.Fatalf("through the forwarded port: %q", body)
+			}
+		})
+	}
+}
+
+type httpstreamDialer = apihttpstream.Dialer
+
+// portForwardGet forwards a local port to port in the pod with d and
+// fetches / through it twice (two forwarded connections).
+func portForwardGet(t *testing.T, d httpstreamDialer, port int) string {
+	t.Helper()
+	stop, ready := make(chan struct{}), make(chan struct{})
+	var errOut bytes.Buffer
+	pf, err := portforward.NewOnAddresses(d, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- pf.ForwardPorts() }()
+	defer func() {
+		close(stop)
+		<-errc
+	}()
+	select {
+	case <-ready:
+	case err := <-errc:
+		t.Fatalf("port-forward: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("port-forward not ready in 10s")
+	}
+	ports, err := pf.GetPorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	var body string
+	for i := 0; i < 2; i++ {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", ports[0].Local))
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				body = string(b)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET through port-forward: %v (%s)", err, errOut.String())
+			}
+			time.Sleep(100 * time.Millisecond) // httpd may still be starting
+		}
+	}
+	return body
+}
