@@ -18,7 +18,7 @@ type testCgroup struct {
 
 // makeContainerCgroup creates name (e.g. /kubepods/burstable/pod<uid>/<id>)
 // in every hierarchy where its parent exists.
-func makeContainerCgroup(t *testing.T, name string) *testCgroup {
+func makeContainerCgroup(t testing.TB, name string) *testCgroup {
 	t.Helper()
 	const root = "/sys/fs/cgroup"
 	var bases []string
@@ -60,7 +60,7 @@ func makeContainerCgroup(t *testing.T, name string) *testCgroup {
 }
 
 // add moves pid into the cgroup in every hierarchy.
-func (cg *testCgroup) add(t *testing.T, pid int) {
+func (cg *testCgroup) add(t testing.TB, pid int) {
 	t.Helper()
 	for _, d := range cg.dirs {
 		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
