@@ -84,6 +84,12 @@ func TestStreaming(t *testing.T) {
 			t.Fatalf("stdout %q stderr %q", out.String(), errb.String())
 		}
 	})
+	t.Run("ATTYContainerRunsOnATerminalAndLogsItsOutput", func(t *testing.T) {
+		st, out := e.output(t, runtime.ContainerConfig{Name: "tty", TTY: true}, "tty; echo done")
+		if st.ExitCode != 0 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "done") {
+			t.Fatalf("exit %d log %q", st.ExitCode, out)
+		}
+	})
 	t.Run("AttachStdinNeedsAContainerCreatedWithStdin", func(t *testing.T) {
 		err := e.rt.Attach(ctx, sleeper, runtime.Streams{Stdin: strings.NewReader("x")})
 		if !errors.Is(err, runtime.ErrNoStdin) {

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -169,4 +172,66 @@ func TestStatsSummaryAndResourceMetrics(t *testing.T) {
 			t.Fatalf("summary: %d %s", code, body)
 		}
 	})
+}
+
+func TestRunServesTLSFromFilesUntilCancelled(t *testing.T) {
+	ca := newTestCA(t, "cluster-ca")
+	certPEM, keyPEM, err := IssueServingCert(ca.certPEM, ca.keyPEM, "node-a", []string{"127.0.0.1"}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := map[string][]byte{"kubelet.crt": certPEM, "kubelet.key": keyPEM, "ca.crt": ca.certPEM}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, Config{
+			Addr:     addr,
+			CertFile: filepath.Join(dir, "kubelet.crt"), KeyFile: filepath.Join(dir, "kubelet.key"),
+			ClientCAFile: filepath.Join(dir, "ca.crt"),
+		})
+	}()
+	ts := &testServer{URL: "https://" + addr, ca: ca}
+	var code int
+	var body string
+	for i := 0; i < 100; i++ {
+		resp, err := ts.authed(t).Get(ts.URL + "/healthz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			code, body = resp.StatusCode, string(b)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code != 200 || body != "ok" {
+		t.Fatalf("/healthz = %d %q", code, body)
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("Run = %v, want nil after cancel", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+func TestRunWithoutAClientCAIsAnError(t *testing.T) {
+	err := Run(context.Background(), Config{Addr: "127.0.0.1:0"})
+	if err == nil || !strings.Contains(err.Error(), "no client CA") {
+		t.Fatalf("err = %v", err)
+	}
 }

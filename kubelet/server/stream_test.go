@@ -272,6 +272,21 @@ func TestExecAttachAndPortForwardAgainstContainerd(t *testing.T) {
 			})
 		})
 	}
+	for _, kind := range executors {
+		t.Run("AClientThatGoesAwayKillsItsProcess"+kind.name, func(t *testing.T) {
+			marker := fmt.Sprintf("%d", 40000+len(kind.name)) // distinct sleep per protocol
+			ctx, cancel := context.WithCancel(context.Background())
+			o := remotecommand.StreamOptions{Stdout: io.Discard}
+			errc := make(chan error, 1)
+			go func() {
+				errc <- kind.new(t, n, n.streamURL("exec", "shell", o, "sleep", marker)).StreamWithContext(ctx, o)
+			}()
+			waitFor(t, func() bool { return strings.Contains(n.ps(t), "sleep "+marker) }, "the exec'd process to start")
+			cancel()
+			<-errc
+			waitFor(t, func() bool { return !strings.Contains(n.ps(t), "sleep "+marker) }, "the exec'd process to be killed")
+		})
+	}
 	t.Run("ExecInAStoppedOrUnknownContainerIsRefused", func(t *testing.T) {
 		c := n.ts.authed(t)
 		code, body := get(t, c, n.ts.URL+"/exec/default/box/web?command=ls&stdout=true")
@@ -426,4 +441,28 @@ func portForwardGet(t *testing.T, d httpstreamDialer, port int) string {
 		}
 	}
 	return body
+}
+
+// ps lists the processes of container "shell".
+func (n *node) ps(t *testing.T) string {
+	t.Helper()
+	n.mu.Lock()
+	id := n.ids["shell"]
+	n.mu.Unlock()
+	var out bytes.Buffer
+	if _, err := n.rt.ExecStream(context.Background(), id, []string{"ps", "-o", "args"}, runtime.Streams{Stdout: &out}); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
