@@ -2,8 +2,9 @@
 // kubelet: images (pull with mirrors, insecure registries and pull secrets;
 // import from tarballs; list; remove), containers created from an OCI spec
 // built from a ContainerConfig, start, stop with a grace period, exit
-// status, and container logs in the CRI log format. Everything lives in
-// one containerd namespace ("skiff" by default).
+// status, container logs in the CRI log format, and streaming exec and
+// attach for the kubelet's exec/attach API (stream.go). Everything lives
+// in one containerd namespace ("skiff" by default).
 //
 // The kubelet depends on the Runtime interface, not on containerd, so its
 // logic is tested with a fake.
