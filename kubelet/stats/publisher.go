@@ -76,7 +76,11 @@ func (p *Publisher) Run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		if err := p.publish(ctx); err != nil && ctx.Err() == nil {
-			p.log.Debug("publish node usage", "err", err)
+			level := slog.LevelWarn
+			if errors.Is(err, ErrNoData) {
+				level = slog.LevelDebug // the reporter's first samples are due
+			}
+			p.log.Log(ctx, level, "publish node usage", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -81,7 +81,11 @@ func (r *Reporter) Start() error {
 	return nil
 }
 
-// Stop stops sampling. Queries then return ErrNotStarted.
+// Stop stops cadvisor's watchers and queries then return ErrNotStarted.
+// cadvisor's manager does not end its per-cgroup housekeeping goroutines
+// on Stop (upstream's kubelet never stops it), so a stopped Reporter's
+// samplers run until the process exits: stop a Reporter at shutdown, not
+// to restart it.
 func (r *Reporter) Stop() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
