@@ -67,9 +67,11 @@ func newAPIServerCommand() *cobra.Command {
 		Short: "Run the Kubernetes API server (embedded etcd unless --etcd-servers)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			finishAPIServerConfig(&cfg, etcdServers, newLogger())
+			logger := newLogger()
+			finishAPIServerConfig(&cfg, etcdServers, logger)
 			ctx, stop := signalContext()
 			defer stop()
+			go trimStartupPages(ctx, logger)
 			return apiserver.Run(ctx, cfg)
 		},
 	}

@@ -60,6 +60,10 @@ type kubeletOptions struct {
 	reservedMemory    string
 	labels            map[string]string
 	taints            []string
+	containerdNS      string
+	podLogsDir        string
+	netnsDir          string
+	hostNetNS         string
 	evictionHard      string
 	pressurePeriod    time.Duration
 }
@@ -90,6 +94,10 @@ func (o *kubeletOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IPVar(&o.nodeIP, "node-ip", nil, "the node's InternalIP (default: the host's first IPv4 address)")
 	fs.StringVar(&o.podCIDR, "pod-cidr", "", "pod CIDR to use until the Node has spec.podCIDR")
 	fs.StringVar(&o.rootDir, "root-dir", "/var/lib/skiff/kubelet", "the kubelet's state directory")
+	fs.StringVar(&o.containerdNS, "containerd-namespace", "skiff", "containerd namespace holding this node's images and containers")
+	fs.StringVar(&o.podLogsDir, "pod-logs-dir", "/var/log/pods", "where container logs are written")
+	fs.StringVar(&o.netnsDir, "netns-dir", "/run/skiff/netns", "where pod network namespaces are pinned")
+	fs.StringVar(&o.hostNetNS, "host-netns", "", "pinned network namespace that holds the node's network (bridge, routes, hostNetwork pods); default this process's (for labs running several nodes on one host)")
 	fs.StringVar(&o.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "the whole pod network (traffic leaving it is masqueraded)")
 	fs.IntVar(&o.maxPods, "max-pods", 110, "pods this node runs at most")
 	fs.StringVar(&o.reservedCPU, "system-reserved-cpu", "0", "cpu kept from pods (allocatable = capacity - this)")
@@ -114,6 +122,7 @@ func runKubelet(ctx context.Context, o kubeletOptions) error {
 	if cfg.Client, err = kubernetes.NewForConfig(rc); err != nil {
 		return fmt.Errorf("--kubeconfig: %w", err)
 	}
+	go trimStartupPages(ctx, cfg.Logger)
 	return agent.Run(ctx, cfg)
 }
 
@@ -152,6 +161,7 @@ func (o kubeletOptions) agentConfig(client kubernetes.Interface, logger *slog.Lo
 		taints = append(taints, t)
 	}
 	return agent.Config{
+		ContainerdNamespace: o.containerdNS, PodLogsDir: o.podLogsDir, NetNSDir: o.netnsDir, HostNetNS: o.hostNetNS,
 		Taints: taints, EvictionHard: thresholds, PressureTransitionPeriod: o.pressurePeriod,
 		Client: client, ContainerdAddress: o.containerdAddress, RegistriesConfig: o.registriesConfig,
 		NodeName: o.nodeName, NodeIP: o.nodeIP, PodCIDR: o.podCIDR, ClusterCIDR: o.clusterCIDR, RootDir: o.rootDir,

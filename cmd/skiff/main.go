@@ -13,14 +13,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "kubectl" {
 		runKubectl()
 	}
-	root := &cobra.Command{
-		Use:           "skiff",
-		Short:         "Skiff: a small Kubernetes in one binary",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.AddCommand(newAPIServerCommand(), newUpCommand(), newKubectlCommand(), newVersionCommand(), newImageCommand(), newKubeletCommand())
-	if err := root.Execute(); err != nil {
+	if err := newRootCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "skiff:", err)
 		os.Exit(1)
 	}

@@ -48,6 +48,7 @@ func newUpCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			go trimStartupPages(ctx, logger)
 			done := make(chan error, 1)
 			if withKubelet {
 				go func() { done <- runUpKubelet(ctx, srv.Kubeconfig, agentCfg) }()

@@ -41,6 +41,12 @@ type node struct {
 	logs   string
 	cancel context.CancelFunc
 	done   chan error
+	// process, when set, runs the kubelet as `skiff kubelet` from this
+	// binary, reaching the API server with kubeconfig; proc is the
+	// running process.
+	process    string
+	kubeconfig string
+	proc       *os.Process
 }
 
 // newHostNetNS creates a network namespace pinned in a temp dir (not
@@ -80,6 +86,13 @@ func newHostNetNS(t testing.TB) string {
 
 func startNode(t testing.TB) *node {
 	t.Helper()
+	return startNodeWith(t, "")
+}
+
+// startNodeWith starts a node whose kubelet is the skiff binary at
+// process ("" in this test process).
+func startNodeWith(t testing.TB, process string) *node {
+	t.Helper()
 	nodetest.RequireRoot(t)
 	ctrd := nodetest.StartContainerd(t)
 	ctx := context.Background()
@@ -99,7 +112,7 @@ func startNode(t testing.TB) *node {
 
 	srv := apitest.Start(t)
 	dir := t.TempDir()
-	n := &node{cs: srv.Client, logs: filepath.Join(dir, "logs")}
+	n := &node{cs: srv.Client, logs: filepath.Join(dir, "logs"), process: process, kubeconfig: filepath.Join(srv.DataDir, "admin.kubeconfig")}
 	n.cfg = agent.Config{
 		Client: srv.Client, ContainerdAddress: ctrd.Address, ContainerdNamespace: ctrdNS,
 		RegistriesConfig: filepath.Join(dir, "none.yaml"), NodeName: nodeName, NodeIP: net.IPv4(127, 0, 0, 1), PodCIDR: podCIDR,
@@ -143,12 +156,30 @@ func startNode(t testing.TB) *node {
 }
 
 func (n *node) start(t testing.TB) {
+	if n.process != "" {
+		n.startProcess(t)
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel, n.done = cancel, make(chan error, 1)
 	go func() { n.done <- agent.Run(ctx, n.cfg) }()
 }
 
 func (n *node) stop(t testing.TB) {
+	if n.proc != nil {
+		_ = n.proc.Signal(unix.SIGTERM)
+		select {
+		case err := <-n.done:
+			if err != nil {
+				t.Logf("skiff kubelet ended: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("skiff kubelet did not stop in 30 s")
+			_ = n.proc.Kill()
+		}
+		n.proc = nil
+		return
+	}
 	if n.cancel == nil {
 		return
 	}
@@ -162,6 +193,49 @@ func (n *node) stop(t testing.TB) {
 		t.Error("kubelet did not stop in 30 s")
 	}
 	n.cancel = nil
+}
+
+// startProcess runs `skiff kubelet` with the node's config as flags.
+func (n *node) startProcess(t testing.TB) {
+	c := n.cfg
+	args := []string{"kubelet", "--kubeconfig", n.kubeconfig, "--containerd-address", c.ContainerdAddress,
+		"--containerd-namespace", c.ContainerdNamespace, "--registries-config", c.RegistriesConfig,
+		"--node-name", c.NodeName, "--node-ip", c.NodeIP.String(), "--pod-cidr", c.PodCIDR,
+		"--root-dir", c.RootDir, "--pod-logs-dir", c.PodLogsDir, "--netns-dir", c.NetNSDir, "--host-netns", c.HostNetNS}
+	cmd := exec.Command(n.process, args...)
+	logf, err := os.Create(filepath.Join(filepath.Dir(c.RootDir), "kubelet.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &unix.SysProcAttr{Pdeathsig: unix.SIGKILL}
+	exited, err := nodetest.StartPinned(cmd)
+	if err != nil {
+		t.Fatalf("start skiff kubelet: %v", err)
+	}
+	n.proc, n.done = cmd.Process, make(chan error, 1)
+	go func() {
+		<-exited
+		if st := cmd.ProcessState; st != nil && !st.Success() {
+			n.done <- fmt.Errorf("skiff kubelet: %s", st)
+			return
+		}
+		n.done <- nil
+	}()
+}
+
+// buildSkiff builds the skiff binary as the Makefile does (static, no cgo)
+// into a temp dir and returns its path.
+func buildSkiff(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "skiff")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/skiffk8s/skiff/cmd/skiff")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build skiff: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // waitFor polls cond until it is true, fails, or 60 s pass.
