@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/skiffk8s/skiff/apiserver/registry"
 )
 
 var (
@@ -22,8 +24,32 @@ var (
 
 var objectVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
+// streamOptionsKind is the kind discovery names for the pods subresources
+// that stream through the kubelet, as upstream.
+var streamOptionsKind = map[string]string{"exec": "PodExecOptions", "attach": "PodAttachOptions", "portforward": "PodPortForwardOptions"}
+
+// discoverableResource is a resource as discovery shows it.
+type discoverableResource struct {
+	*resourceDef
+	verbs []string
+	subs  map[string][]string // subresource → verbs
+}
+
+// discoverable lists the served resources in discovery order: the stored
+// ones, then the metrics API's.
+func (s *server) discoverable() []discoverableResource {
+	out := make([]discoverableResource, 0, len(s.ordered)+len(metricsResources))
+	for _, r := range s.ordered {
+		out = append(out, discoverableResource{r.resourceDef, objectVerbs, subresourceVerbs(r.resourceDef)})
+	}
+	for _, r := range metricsResources {
+		out = append(out, discoverableResource{r, metricsVerbs, nil})
+	}
+	return out
+}
+
 // subresourceVerbs lists the subresources of res with their verbs.
-func subresourceVerbs(res *resource) map[string][]string {
+func subresourceVerbs(res *registry.Resource) map[string][]string {
 	out := map[string][]string{}
 	if res.Status {
 		out["status"] = []string{"get", "patch", "update"}
@@ -35,6 +61,12 @@ func subresourceVerbs(res *resource) map[string][]string {
 	case "pods":
 		out["binding"] = []string{"create"}
 		out["eviction"] = []string{"create"}
+		out["log"] = []string{"get"}
+		out["exec"] = []string{"create", "get"}
+		out["attach"] = []string{"create", "get"}
+		out["portforward"] = []string{"create", "get"}
+	case "nodes":
+		out["proxy"] = []string{"create", "delete", "get", "patch", "update"}
 	case "namespaces":
 		out["finalize"] = []string{"update"}
 	case "certificatesigningrequests":
@@ -50,7 +82,7 @@ func subresourceVerbs(res *resource) map[string][]string {
 func (s *server) groupVersions() []schema.GroupVersion {
 	var out []schema.GroupVersion
 	seen := map[schema.GroupVersion]bool{}
-	for _, r := range s.ordered {
+	for _, r := range s.discoverable() {
 		gv := schema.GroupVersion{Group: r.Group, Version: r.Version}
 		if !seen[gv] {
 			seen[gv] = true
@@ -62,15 +94,15 @@ func (s *server) groupVersions() []schema.GroupVersion {
 
 func (s *server) resourceList(gv schema.GroupVersion) *metav1.APIResourceList {
 	l := &metav1.APIResourceList{GroupVersion: gv.String()}
-	for _, r := range s.ordered {
+	for _, r := range s.discoverable() {
 		if r.Group != gv.Group || r.Version != gv.Version {
 			continue
 		}
 		l.APIResources = append(l.APIResources, metav1.APIResource{
 			Name: r.Resource, SingularName: r.SingularName, Namespaced: r.Namespaced, Kind: r.Kind,
-			Verbs: objectVerbs, ShortNames: r.ShortNames, Categories: r.Categories,
+			Verbs: r.verbs, ShortNames: r.ShortNames, Categories: r.Categories,
 		})
-		for sub, verbs := range sortedSubs(subresourceVerbs(r)) {
+		for sub, verbs := range sortedSubs(r.subs) {
 			kind := r.Kind
 			group, version := "", ""
 			switch sub {
@@ -82,6 +114,10 @@ func (s *server) resourceList(gv schema.GroupVersion) *metav1.APIResourceList {
 				kind, group, version = "Eviction", "policy", "v1"
 			case "token":
 				kind, group, version = "TokenRequest", "authentication.k8s.io", "v1"
+			case "exec", "attach", "portforward":
+				kind = streamOptionsKind[sub]
+			case "proxy":
+				kind = r.Kind + "ProxyOptions"
 			}
 			l.APIResources = append(l.APIResources, metav1.APIResource{
 				Name: r.Resource + "/" + sub, Namespaced: r.Namespaced, Kind: kind, Group: group, Version: version, Verbs: verbs,
@@ -145,7 +181,7 @@ func (s *server) aggregated(core bool) *apidiscoveryv2.APIGroupDiscoveryList {
 			byGroup[gv.Group] = g
 		}
 		v := apidiscoveryv2.APIVersionDiscovery{Version: gv.Version, Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent}
-		for _, r := range s.ordered {
+		for _, r := range s.discoverable() {
 			if r.Group != gv.Group || r.Version != gv.Version {
 				continue
 			}
@@ -154,11 +190,11 @@ func (s *server) aggregated(core bool) *apidiscoveryv2.APIGroupDiscoveryList {
 				scope = apidiscoveryv2.ScopeNamespace
 			}
 			rd := apidiscoveryv2.APIResourceDiscovery{
-				Resource: r.Resource, SingularResource: r.SingularName, Scope: scope, Verbs: objectVerbs,
+				Resource: r.Resource, SingularResource: r.SingularName, Scope: scope, Verbs: r.verbs,
 				ShortNames: r.ShortNames, Categories: r.Categories,
 				ResponseKind: &metav1.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind},
 			}
-			for sub, verbs := range sortedSubs(subresourceVerbs(r)) {
+			for sub, verbs := range sortedSubs(r.subs) {
 				kind := metav1.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}
 				switch sub {
 				case "scale":
@@ -169,6 +205,10 @@ func (s *server) aggregated(core bool) *apidiscoveryv2.APIGroupDiscoveryList {
 					kind = metav1.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}
 				case "token":
 					kind = metav1.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}
+				case "exec", "attach", "portforward":
+					kind = metav1.GroupVersionKind{Version: "v1", Kind: streamOptionsKind[sub]}
+				case "proxy":
+					kind = metav1.GroupVersionKind{Version: "v1", Kind: r.Kind + "ProxyOptions"}
 				}
 				rd.Subresources = append(rd.Subresources, apidiscoveryv2.APISubresourceDiscovery{Subresource: sub, Verbs: verbs, ResponseKind: &kind})
 			}

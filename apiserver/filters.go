@@ -1,8 +1,10 @@
 package apiserver
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -68,6 +70,15 @@ func (r *statusRecorder) Flush() {
 	}
 }
 
+// Hijack hands the connection over to an upgrade proxy (exec, attach,
+// port-forward), recording 101 Switching Protocols.
+func (r *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if r.code == 0 {
+		r.code = http.StatusSwitchingProtocols
+	}
+	return http.NewResponseController(r.ResponseWriter).Hijack()
+}
+
 // Unwrap lets http.ResponseController reach the connection.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
@@ -76,6 +87,20 @@ type userKey struct{}
 // withUser returns ctx carrying the authenticated user.
 func withUser(ctx context.Context, u *auth.User) context.Context {
 	return context.WithValue(ctx, userKey{}, u)
+}
+
+// longRunning tells whether a request may last as long as the client wants,
+// outside the in-flight limits and the request timeout: watches and the
+// subresources streamed from kubelets, as upstream's long-running check.
+func (ri requestInfo) longRunning() bool {
+	if ri.Verb == "watch" {
+		return true
+	}
+	switch ri.Subresource {
+	case "log", "exec", "attach", "portforward", "proxy":
+		return true
+	}
+	return false
 }
 
 // publicPaths are served to anonymous callers, as upstream's
@@ -143,8 +168,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// Max in flight, long-running requests (watches) exempt.
-	if !(isResource && ri.Verb == "watch") {
+	// Max in flight and timeout, long-running requests exempt.
+	if !(isResource && ri.longRunning()) {
 		limit, kind := s.readOnlySlots, "readOnly"
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			limit, kind = s.mutatingSlots, "mutating"

@@ -12,6 +12,9 @@ type requestInfo struct {
 	Resource       string
 	Name           string
 	Subresource    string
+	// ProxyPath is what follows .../{name}/proxy/ in a proxy subresource
+	// URL (nodes/proxy), without the leading slash.
+	ProxyPath string
 	// Verb is the Kubernetes verb: get, list, watch, create, update, patch,
 	// delete, deletecollection.
 	Verb string
@@ -52,7 +55,10 @@ func parseRequestInfo(r *http.Request) (ri requestInfo, ok bool) {
 		ri.Subresource = parts[2]
 	}
 	if len(parts) > 3 {
-		return ri, false
+		if parts[2] != "proxy" {
+			return ri, false
+		}
+		ri.ProxyPath = strings.Join(parts[3:], "/")
 	}
 	isWatch := watchPath || r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1"
 	switch r.Method {

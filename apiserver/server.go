@@ -34,6 +34,7 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/skiffk8s/skiff/apiserver/auth"
 	"github.com/skiffk8s/skiff/apiserver/openapi"
@@ -85,6 +86,26 @@ type Config struct {
 	// MinRequestTimeout is the shortest server-chosen watch duration (a
 	// watch lasts between it and twice it); 0 means 30 minutes.
 	MinRequestTimeout time.Duration
+	// KubeletCAFile is a PEM bundle of the CAs that verify kubelets'
+	// serving certificates when the server reaches them (pods/log, exec,
+	// attach, portforward, nodes/proxy, the metrics API). "" means the
+	// cluster CA (DataDir/pki/ca.crt): kubelets then serve with a
+	// certificate the cluster CA issued (pki.Bundle.IssueServingCert),
+	// naming the Node address the server dials. The server authenticates
+	// with DataDir/pki/apiserver-kubelet-client.{crt,key} (user
+	// kube-apiserver-kubelet-client, group system:masters).
+	KubeletCAFile string
+	// KubeletTLSConfig, when set, is the TLS client config of every
+	// connection to a kubelet, replacing the one built from the kubelet
+	// client certificate and KubeletCAFile (tests, custom PKI).
+	KubeletTLSConfig *tls.Config
+	// MetricsCacheTTL is how long the metrics API (metrics.k8s.io) reuses
+	// what kubelets reported; 0 means 5s, negative means no cache.
+	MetricsCacheTTL time.Duration
+	// MetricsScrapeTimeout bounds each kubelet's /stats/summary fetch; 0
+	// means 5s.
+	MetricsScrapeTimeout time.Duration
+
 	// KubeconfigPaths are extra places to write the admin kubeconfig.
 	KubeconfigPaths []string
 	// Version is the Kubernetes version reported by /version.
@@ -127,6 +148,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MinRequestTimeout == 0 {
 		c.MinRequestTimeout = 30 * time.Minute
+	}
+	if c.MetricsCacheTTL == 0 {
+		c.MetricsCacheTTL = 5 * time.Second
+	}
+	if c.MetricsScrapeTimeout == 0 {
+		c.MetricsScrapeTimeout = 5 * time.Second
 	}
 	if c.Version == "" {
 		c.Version = "v1.37.2"
@@ -215,6 +242,10 @@ type server struct {
 
 	serviceIPs *serviceIPs
 	nodePorts  *allocator
+	// kubelets reaches the nodes' kubelets (logs, exec, node proxy).
+	kubelets *kubeletClient
+	// metricsScraper feeds the metrics API from the kubelets.
+	metricsScraper *metricsScraper
 
 	readOnlySlots, mutatingSlots chan struct{}
 
@@ -318,6 +349,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(err)
 	}
 	out.s = s
+	if s.kubelets, err = newKubeletClient(cfg, bundle); err != nil {
+		return fail(err)
+	}
+	s.metricsScraper = &metricsScraper{kubelets: s.kubelets, ttl: cfg.MetricsCacheTTL, timeout: cfg.MetricsScrapeTimeout,
+		clock: cfg.Clock, log: cfg.Logger.With("component", "metrics-api")}
 	s.saTokens = &auth.ServiceAccountTokens{Key: bundle.ServiceAccountKey, Issuer: cfg.ServiceAccountIssuer, Clock: cfg.Clock, Valid: s.tokenObjectsExist}
 	authn := auth.Union{auth.ClientCert{}, s.saTokens}
 	if cfg.TokenAuthFile != "" {
@@ -552,6 +588,8 @@ func newServer(cfg Config, client *clientv3.Client, svcIPs *serviceIPs, scheme *
 func (s *server) route(w http.ResponseWriter, r *http.Request, ri requestInfo, isResource bool) {
 	p := r.URL.Path
 	switch {
+	case isResource && ri.Group == metricsv1beta1.GroupName:
+		s.serveMetrics(w, r, ri)
 	case isResource:
 		s.serveResource(w, r, ri)
 	case p == "/healthz" || p == "/livez" || p == "/readyz" ||

@@ -21,8 +21,9 @@ import (
 
 var scaleGVK = schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
 
-// serveSubresource handles status, scale, binding, eviction, finalize and
-// approval.
+// serveSubresource handles status, scale, binding, eviction, finalize,
+// approval, and the subresources served by kubelets (pods/log, exec,
+// attach, portforward; nodes/proxy).
 func (s *server) serveSubresource(w http.ResponseWriter, r *http.Request, res *resource, ri requestInfo) {
 	sub := ri.Subresource
 	switch {
@@ -48,6 +49,10 @@ func (s *server) serveSubresource(w http.ResponseWriter, r *http.Request, res *r
 		s.evict(w, r, res, ri)
 	case sub == "finalize" && res.Resource == "namespaces" && ri.Verb == "update":
 		s.finalizeNamespace(w, r, res, ri)
+	case res.Resource == "pods" && (sub == "log" || sub == "exec" || sub == "attach" || sub == "portforward"):
+		s.servePodKubelet(w, r, res, ri)
+	case res.Resource == "nodes" && sub == "proxy":
+		s.serveNodeProxy(w, r, ri)
 	default:
 		s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{Group: res.Group, Resource: res.Resource + "/" + sub}, ri.Name))
 	}

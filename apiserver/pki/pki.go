@@ -38,8 +38,8 @@ const (
 	// proxy, metrics).
 	KubeletClientCertFile = "apiserver-kubelet-client.crt"
 	KubeletClientKeyFile  = "apiserver-kubelet-client.key"
-	SAKeyFile       = "sa.key"
-	SAPublicKeyFile = "sa.pub"
+	SAKeyFile             = "sa.key"
+	SAPublicKeyFile       = "sa.pub"
 )
 
 // Subjects and lifetimes.
