@@ -115,15 +115,25 @@ func runKubelet(ctx context.Context, o kubeletOptions) error {
 	if err != nil {
 		return err
 	}
-	rc, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
-	if err != nil {
-		return fmt.Errorf("--kubeconfig: %w", err)
-	}
-	if cfg.Client, err = kubernetes.NewForConfig(rc); err != nil {
+	if cfg.Client, err = kubeletClient(o.kubeconfig); err != nil {
 		return fmt.Errorf("--kubeconfig: %w", err)
 	}
 	go trimStartupPages(ctx, cfg.Logger)
 	return agent.Run(ctx, cfg)
+}
+
+// kubeletClient is the kubelet's API client from a kubeconfig, with
+// upstream's kubelet rate limits (kubeAPIQPS 50, kubeAPIBurst 100):
+// client-go's default of 5 requests/s made 30 pods starting at once wait
+// seconds for their status writes and events.
+func kubeletClient(kubeconfig string) (kubernetes.Interface, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	rc.QPS, rc.Burst = 50, 100
+	rc.UserAgent = "skiff-kubelet"
+	return kubernetes.NewForConfig(rc)
 }
 
 // agentConfig turns the flags into the node agent's config; errors name

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiffk8s/skiff/apiserver"
 	"github.com/skiffk8s/skiff/kubelet/agent"
@@ -76,13 +74,11 @@ func newUpCommand() *cobra.Command {
 
 // runUpKubelet runs the node agent against the API server of `skiff up`.
 func runUpKubelet(ctx context.Context, kubeconfig string, cfg agent.Config) error {
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	client, err := kubeletClient(kubeconfig)
 	if err != nil {
 		return fmt.Errorf("kubelet: %w", err)
 	}
-	if cfg.Client, err = kubernetes.NewForConfig(rc); err != nil {
-		return fmt.Errorf("kubelet: %w", err)
-	}
+	cfg.Client = client
 	if err := agent.Run(ctx, cfg); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("kubelet: %w (use --kubelet=false to run the control plane only)", err)
 	}

@@ -36,6 +36,7 @@ func benchStartup(b *testing.B, pods int) {
 	defer w.Stop()
 	var mu sync.Mutex
 	created := map[string]time.Time{}
+	cpu0, total0 := procCPU(b, n.proc.Pid), hostCPU(b)
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for i := 0; i < pods; i++ {
@@ -81,6 +82,10 @@ func benchStartup(b *testing.B, pods int) {
 		}
 	}
 	b.StopTimer()
+	// CPU spent while the pods started: by the kubelet, and by the whole
+	// host (containerd, shims, runc, the API server, this test).
+	b.ReportMetric(float64(procCPU(b, n.proc.Pid)-cpu0), "kubelet-cpu-ms")
+	b.ReportMetric(float64(hostCPU(b)-total0), "host-cpu-ms")
 	wg.Wait()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
@@ -105,4 +110,34 @@ func benchStartup(b *testing.B, pods int) {
 			b.ReportMetric(kb/1024, "kubelet-anon-MiB")
 		}
 	}
+}
+
+// procCPU is the user+system CPU time of process pid in milliseconds.
+func procCPU(b *testing.B, pid int) int64 {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name (which is in parentheses).
+	f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return (utime + stime) * 1000 / 100 // USER_HZ is 100 on Linux
+}
+
+// hostCPU is the busy (non-idle, non-iowait) CPU time of all CPUs in ms.
+func hostCPU(b *testing.B) int64 {
+	st, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(strings.SplitN(string(st), "\n", 2)[0]) // cpu user nice system idle iowait irq softirq steal
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 && i < 8 {
+			busy += n
+		}
+	}
+	return busy * 1000 / 100
 }
