@@ -48,6 +48,7 @@ func TestBuild(t *testing.T) {
 		TerminationMessagePath:   "/dev/termination-log",
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		SecurityContext:          &corev1.SecurityContext{RunAsUser: ptr(int64(1000))},
+		Stdin:                    true, StdinOnce: true, TTY: true,
 	}
 	ctx := context.Background()
 	if err := b.Volumes().Setup(ctx, pod); err != nil {
@@ -68,6 +69,9 @@ func TestBuild(t *testing.T) {
 	}
 	if cfg.Labels[LabelPodUID] != "1234-abcd" || cfg.Labels[LabelContainerName] != "app" || cfg.Labels[LabelRestartCount] != "2" {
 		t.Fatalf("labels = %v", cfg.Labels)
+	}
+	if !cfg.Stdin || !cfg.StdinOnce || !cfg.TTY {
+		t.Errorf("stdin %v stdinOnce %v tty %v, want all from the container spec", cfg.Stdin, cfg.StdinOnce, cfg.TTY)
 	}
 	if cfg.Resources.CPUShares != 102 || cfg.Resources.CPUQuota != 20000 || cfg.Resources.MemoryLimit != 32<<20 {
 		t.Fatalf("resources = %+v", cfg.Resources)

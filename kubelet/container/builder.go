@@ -197,6 +197,7 @@ func (b *Builder) Build(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 		WorkingDir:   c.WorkingDir,
 		TTY:          c.TTY,
 		Stdin:        c.Stdin,
+		StdinOnce:    c.StdinOnce,
 		NetNSPath:    info.NetNSPath,
 		CgroupParent: info.CgroupParent,
 		Resources:    ContainerResources(pod, c, nodeMem),
