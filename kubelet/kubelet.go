@@ -178,6 +178,13 @@ type Config struct {
 	// Dial opens the connections of httpGet and tcpSocket probes and hooks
 	// to pods; nil dials from the kubelet's own network namespace.
 	Dial prober.DialFunc
+	// Port is the kubelet server's port, published in the Node's
+	// status.daemonEndpoints for the API server (0: none).
+	Port int32
+	// OnPodLister, when set, is handed the lister of the pods bound to
+	// this node once the kubelet's informer runs (the kubelet server and
+	// the resource reporter read it).
+	OnPodLister func(corelisters.PodLister)
 	// HostNetNSPath is the network namespace hostNetwork pods join; ""
 	// means the runtime's own (the host's).
 	HostNetNSPath string

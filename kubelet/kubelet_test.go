@@ -59,6 +59,7 @@ func (h *harness) start() {
 		Labels:            map[string]string{"node-role.kubernetes.io/worker": ""},
 		Taints:            []corev1.Taint{{Key: "skiff.io/test", Value: "yes", Effect: corev1.TaintEffectPreferNoSchedule}},
 		SystemReservedCPU: resource.MustParse("500m"),
+		Port:              10250,
 		Clock:             h.clk,
 		Client:            h.srv.Client,
 		Runtime:           h.rt,
@@ -175,6 +176,9 @@ func TestNodeIsRegisteredWithCapacityLabelsAndAddresses(t *testing.T) {
 	wantAddr := []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.168.50.10"}, {Type: corev1.NodeHostName, Address: testNode}}
 	if fmt.Sprint(node.Status.Addresses) != fmt.Sprint(wantAddr) {
 		t.Errorf("addresses %v, want %v", node.Status.Addresses, wantAddr)
+	}
+	if p := node.Status.DaemonEndpoints.KubeletEndpoint.Port; p != 10250 {
+		t.Errorf("daemonEndpoints.kubeletEndpoint.port %d, want 10250 (where the API server reaches the kubelet)", p)
 	}
 	check := func(l corev1.ResourceList, n corev1.ResourceName, want string) {
 		t.Helper()

@@ -165,6 +165,7 @@ type nodeStatusInput struct {
 	NetworkReady          bool
 	Images                []corev1.ContainerImage
 	Pressure              Pressure
+	Port                  int32
 }
 
 // computeNodeStatus is the node status to report at now; old gives the
@@ -189,6 +190,7 @@ func computeNodeStatus(old corev1.NodeStatus, in nodeStatusInput, now time.Time)
 		Architecture:            in.Machine.Architecture,
 	}
 	s.Images = in.Images
+	s.DaemonEndpoints.KubeletEndpoint.Port = in.Port
 	ready, reason, msg := true, "KubeletReady", "kubelet is posting ready status"
 	switch {
 	case in.RuntimeErr != nil:
@@ -276,7 +278,7 @@ func (k *kubelet) nodeImages(ctx context.Context) []corev1.ContainerImage {
 // updateNodeStatus computes the node status and writes it when it changed
 // or force is set. It returns whether it wrote.
 func (k *kubelet) updateNodeStatus(ctx context.Context, force bool) (bool, error) {
-	in := nodeStatusInput{Machine: k.machine, NodeName: k.cfg.NodeName, NodeIP: k.hostIP}
+	in := nodeStatusInput{Machine: k.machine, NodeName: k.cfg.NodeName, NodeIP: k.hostIP, Port: k.cfg.Port}
 	in.Capacity, in.Allocatable = k.capacity()
 	name, v, err := k.cfg.Runtime.Version(ctx)
 	if err != nil {

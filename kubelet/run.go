@@ -92,6 +92,9 @@ func (k *kubelet) run(ctx context.Context) error {
 	nodeInformer := nodeFactory.Core().V1().Nodes()
 	k.podLister = podInformer.Lister()
 	k.nodeLister = nodeInformer.Lister()
+	if k.cfg.OnPodLister != nil {
+		k.cfg.OnPodLister(k.podLister)
+	}
 
 	podCtx, stopPods := context.WithCancel(ctx)
 	defer stopPods()

@@ -64,6 +64,12 @@ type kubeletOptions struct {
 	podLogsDir        string
 	netnsDir          string
 	hostNetNS         string
+	port              int
+	address           string
+	tlsCertFile       string
+	tlsKeyFile        string
+	clientCAFile      string
+	caKeyFile         string
 	evictionHard      string
 	pressurePeriod    time.Duration
 }
@@ -103,6 +109,12 @@ func (o *kubeletOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.reservedCPU, "system-reserved-cpu", "0", "cpu kept from pods (allocatable = capacity - this)")
 	fs.StringVar(&o.reservedMemory, "system-reserved-memory", "0", "memory kept from pods")
 	fs.StringToStringVar(&o.labels, "node-labels", nil, "labels to add to the Node (key=value,...)")
+	fs.IntVar(&o.port, "kubelet-port", 10250, "HTTPS port of the kubelet server (logs, exec, port-forward, stats); -1 for none")
+	fs.StringVar(&o.address, "address", "", "IP address the kubelet server listens on (default: all)")
+	fs.StringVar(&o.tlsCertFile, "tls-cert-file", "", "the kubelet server's certificate (default: issue one from --ca-key-file)")
+	fs.StringVar(&o.tlsKeyFile, "tls-private-key-file", "", "the kubelet server's private key")
+	fs.StringVar(&o.clientCAFile, "client-ca-file", "/var/lib/skiff/pki/ca.crt", "CA certificate that signs the API server's client certificate (the cluster CA)")
+	fs.StringVar(&o.caKeyFile, "ca-key-file", "/var/lib/skiff/pki/ca.key", "the cluster CA's key, to issue the server certificate when --tls-cert-file is not given")
 	fs.StringSliceVar(&o.taints, "register-with-taints", nil, "taints to add to the Node (key=value:Effect,...)")
 	fs.StringVar(&o.evictionHard, "eviction-hard", "memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%,imagefs.available<15%,imagefs.inodesFree<5%,pid.available<5%",
 		"thresholds that turn the node's MemoryPressure, DiskPressure and PIDPressure conditions True (\"\" for none)")
@@ -155,6 +167,15 @@ func (o kubeletOptions) agentConfig(client kubernetes.Interface, logger *slog.Lo
 			return agent.Config{}, fmt.Errorf("--pod-cidr: %w", err)
 		}
 	}
+	if (o.tlsCertFile == "") != (o.tlsKeyFile == "") {
+		return agent.Config{}, fmt.Errorf("--tls-cert-file and --tls-private-key-file go together")
+	}
+	if o.address != "" && net.ParseIP(o.address) == nil {
+		return agent.Config{}, fmt.Errorf("--address: %q is not an IP address", o.address)
+	}
+	if o.port == 0 || o.port > 65535 {
+		return agent.Config{}, fmt.Errorf("--kubelet-port: %d is not a port (-1 for no server)", o.port)
+	}
 	thresholds, err := kubelet.ParseThresholds(o.evictionHard)
 	if err != nil {
 		return agent.Config{}, fmt.Errorf("--eviction-hard: %w", err)
@@ -171,6 +192,8 @@ func (o kubeletOptions) agentConfig(client kubernetes.Interface, logger *slog.Lo
 		taints = append(taints, t)
 	}
 	return agent.Config{
+		ServerPort: o.port, ServerBindAddress: o.address, ServerCertFile: o.tlsCertFile, ServerKeyFile: o.tlsKeyFile,
+		ClientCAFile: o.clientCAFile, CACertFile: o.clientCAFile, CAKeyFile: o.caKeyFile,
 		ContainerdNamespace: o.containerdNS, PodLogsDir: o.podLogsDir, NetNSDir: o.netnsDir, HostNetNS: o.hostNetNS,
 		Taints: taints, EvictionHard: thresholds, PressureTransitionPeriod: o.pressurePeriod,
 		Client: client, ContainerdAddress: o.containerdAddress, RegistriesConfig: o.registriesConfig,

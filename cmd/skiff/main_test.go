@@ -21,6 +21,8 @@ func TestBadFlagsNameTheFlag(t *testing.T) {
 		{"an unknown eviction signal", []string{"kubelet", "--eviction-hard", "cpu.available<1"}, "--eviction-hard"},
 		{"a taint without an effect", []string{"kubelet", "--register-with-taints", "dedicated=gpu"}, "--register-with-taints"},
 		{"a taint with a bad effect", []string{"kubelet", "--register-with-taints", "dedicated=gpu:Never"}, `effect "Never"`},
+		{"a kubelet port out of range", []string{"kubelet", "--kubelet-port", "70000"}, "--kubelet-port"},
+		{"a certificate without its key", []string{"kubelet", "--tls-cert-file", "/tmp/x.crt"}, "--tls-private-key-file"},
 		{"a pod CIDR that is not a CIDR", []string{"kubelet", "--pod-cidr", "10.244.1.0"}, "--pod-cidr"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,7 +52,7 @@ func TestVersionPrintsSkiffAndKubernetesVersions(t *testing.T) {
 func TestKubeletFlagsBecomeAgentConfig(t *testing.T) {
 	o := kubeletOptions{clusterCIDR: "10.244.0.0/16", reservedCPU: "250m", reservedMemory: "256Mi",
 		taints:       []string{"dedicated=gpu:NoSchedule", "node-role.kubernetes.io/control-plane:NoExecute"},
-		evictionHard: "memory.available<1Gi", pressurePeriod: time.Minute}
+		evictionHard: "memory.available<1Gi", pressurePeriod: time.Minute, port: 10250}
 	cfg, err := o.agentConfig(nil, nil)
 	if err != nil {
 		t.Fatal(err)

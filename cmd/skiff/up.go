@@ -33,6 +33,13 @@ func newUpCommand() *cobra.Command {
 			if !cmd.Flags().Changed("root-dir") {
 				node.rootDir = filepath.Join(cfg.DataDir, "kubelet")
 			}
+			// The kubelet server's certificate comes from this cluster's CA.
+			if !cmd.Flags().Changed("client-ca-file") {
+				node.clientCAFile = filepath.Join(cfg.DataDir, "pki", "ca.crt")
+			}
+			if !cmd.Flags().Changed("ca-key-file") {
+				node.caKeyFile = filepath.Join(cfg.DataDir, "pki", "ca.key")
+			}
 			var agentCfg agent.Config
 			if withKubelet {
 				var err error

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +25,8 @@ import (
 	"github.com/skiffk8s/skiff/kubelet/container"
 	"github.com/skiffk8s/skiff/kubelet/network"
 	"github.com/skiffk8s/skiff/kubelet/prober"
+	"github.com/skiffk8s/skiff/kubelet/server"
+	"github.com/skiffk8s/skiff/kubelet/stats"
 	"github.com/skiffk8s/skiff/runtime"
 )
 
@@ -67,6 +71,22 @@ type Config struct {
 	// (default /var/lib/containerd).
 	ImageFSDir string
 	Logger     *slog.Logger
+	// ServerPort is the kubelet server's HTTPS port (default 10250;
+	// negative: no server) and ServerBindAddress its address ("" all).
+	// The server's certificate is ServerCertFile and ServerKeyFile, or
+	// one issued at start for the node's name and IP from CACertFile and
+	// CAKeyFile (the cluster CA). ClientCAFile verifies callers' client
+	// certificates (default CACertFile).
+	ServerPort                    int
+	ServerBindAddress             string
+	ServerCertFile, ServerKeyFile string
+	CACertFile, CAKeyFile         string
+	ClientCAFile                  string
+	// DisableStats turns the resource reporter (cadvisor) off: no
+	// /stats/summary, no node usage annotation, pressure from /proc.
+	// StatsInterval is its housekeeping interval (default 10s).
+	DisableStats  bool
+	StatsInterval time.Duration
 	// Tune, when set, adjusts the kubelet's config before it runs
 	// (intervals in tests).
 	Tune func(*kubelet.Config)
@@ -82,6 +102,19 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.ImageFSDir == "" {
 		cfg.ImageFSDir = "/var/lib/containerd"
+	}
+	if cfg.ServerPort == 0 {
+		cfg.ServerPort = 10250
+	}
+	if cfg.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("agent: node name: %w", err)
+		}
+		cfg.NodeName = h
+	}
+	if cfg.PodLogsDir == "" {
+		cfg.PodLogsDir = "/var/log/pods"
 	}
 	if cfg.ClusterCIDR == "" {
 		cfg.ClusterCIDR = "10.244.0.0/16"
@@ -134,10 +167,56 @@ func Run(ctx context.Context, cfg Config) error {
 			return prober.New(prober.Config{Exec: rt.Exec, Clock: d.Clock, Recorder: d.Recorder, OnUpdate: d.OnUpdate, Dial: d.Dial})
 		},
 	}
+	// The kubelet server and the resource reporter read the kubelet's
+	// pods; they run as long as the kubelet.
+	pods := &podSource{}
+	kc.OnPodLister = pods.set
+	ctx, cancel := context.WithCancel(ctx)
+	var side sync.WaitGroup
+	var reporter *stats.Reporter
+	defer func() {
+		cancel()
+		side.Wait()
+		if reporter != nil {
+			_ = reporter.Stop()
+		}
+	}()
+	if !cfg.DisableStats {
+		if reporter, err = newReporter(cfg, rt, pods); err != nil {
+			return fmt.Errorf("agent: resource reporter: %w", err)
+		}
+		if err := reporter.Start(); err != nil {
+			reporter = nil
+			return fmt.Errorf("agent: resource reporter: %w", err)
+		}
+		side.Go(func() { publishUsage(ctx, cfg, cfg.NodeName, reporter) })
+	}
+	kc.Signals = signals(reporter, cfg.RootDir, cfg.ImageFSDir)
+	serverFailed := make(chan error, 1)
+	if cfg.ServerPort > 0 {
+		sc, err := serverConfig(cfg, rt, nw, pods, reporter)
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		kc.Port = int32(cfg.ServerPort)
+		side.Go(func() {
+			// A server that cannot serve stops the agent.
+			if err := server.Run(ctx, sc); err != nil && ctx.Err() == nil {
+				serverFailed <- err
+				cancel()
+			}
+		})
+	}
 	if cfg.Tune != nil {
 		cfg.Tune(&kc)
 	}
-	return kubelet.Run(ctx, kc)
+	err = kubelet.Run(ctx, kc)
+	select {
+	case serr := <-serverFailed:
+		return fmt.Errorf("agent: kubelet server: %w", serr)
+	default:
+		return err
+	}
 }
 
 // buildFunc adapts the container builder to the kubelet's hook.

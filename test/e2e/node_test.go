@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +119,11 @@ func startNodeWith(t testing.TB, process string) *node {
 		RegistriesConfig: filepath.Join(dir, "none.yaml"), NodeName: nodeName, NodeIP: net.IPv4(127, 0, 0, 1), PodCIDR: podCIDR,
 		RootDir: filepath.Join(dir, "kubelet"), PodLogsDir: n.logs, NetNSDir: filepath.Join(dir, "netns"),
 		HostNetNS: newHostNetNS(t),
+		// The kubelet server on a free loopback port, its certificate from
+		// the test cluster's CA (the API server reaches it at NodeIP).
+		ServerPort: freePort(t), ServerBindAddress: "127.0.0.1",
+		CACertFile: filepath.Join(srv.DataDir, "pki", "ca.crt"), CAKeyFile: filepath.Join(srv.DataDir, "pki", "ca.key"),
+		StatsInterval: time.Second,
 		Tune: func(c *kubelet.Config) {
 			c.RelistInterval = 200 * time.Millisecond
 			c.PodResyncInterval = 2 * time.Second
@@ -201,7 +207,8 @@ func (n *node) startProcess(t testing.TB) {
 	args := []string{"kubelet", "--kubeconfig", n.kubeconfig, "--containerd-address", c.ContainerdAddress,
 		"--containerd-namespace", c.ContainerdNamespace, "--registries-config", c.RegistriesConfig,
 		"--node-name", c.NodeName, "--node-ip", c.NodeIP.String(), "--pod-cidr", c.PodCIDR,
-		"--root-dir", c.RootDir, "--pod-logs-dir", c.PodLogsDir, "--netns-dir", c.NetNSDir, "--host-netns", c.HostNetNS}
+		"--root-dir", c.RootDir, "--pod-logs-dir", c.PodLogsDir, "--netns-dir", c.NetNSDir, "--host-netns", c.HostNetNS,
+		"--kubelet-port", strconv.Itoa(c.ServerPort), "--address", c.ServerBindAddress, "--client-ca-file", c.CACertFile, "--ca-key-file", c.CAKeyFile}
 	cmd := exec.Command(n.process, args...)
 	logf, err := os.Create(filepath.Join(filepath.Dir(c.RootDir), "kubelet.log"))
 	if err != nil {
@@ -223,6 +230,17 @@ func (n *node) startProcess(t testing.TB) {
 		}
 		n.done <- nil
 	}()
+}
+
+// freePort returns a TCP port free on 127.0.0.1 right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // buildSkiff builds the skiff binary as the Makefile does (static, no cgo)
