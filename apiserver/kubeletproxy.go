@@ -60,7 +60,9 @@ func (s *server) servePodKubelet(w http.ResponseWriter, r *http.Request, res *re
 			s.writeError(w, r, err)
 			return
 		}
-		for _, f := range []struct{ in, out string }{{"stdin", "input"}, {"stdout", "output"}, {"stderr", "error"}, {"tty", "tty"}} {
+		// The kubelet's names and values are upstream's: input=1,
+		// output=1, error=1, tty=1 (not the API's stdin=true...).
+		for _, f := range []struct{ in, out string }{{"stdin", corev1.ExecStdinParam}, {"stdout", corev1.ExecStdoutParam}, {"stderr", corev1.ExecStderrParam}, {"tty", corev1.ExecTTYParam}} {
 			on, err := boolParam(q, f.in)
 			if err != nil {
 				s.writeError(w, r, err)
@@ -91,7 +93,7 @@ func (s *server) servePodKubelet(w http.ResponseWriter, r *http.Request, res *re
 			}
 		}
 		if len(ports) > 0 {
-			params.Set("port", strings.Join(ports, ","))
+			params.Set(corev1.PortHeader, strings.Join(ports, ","))
 		}
 		path = fmt.Sprintf("/portForward/%s/%s", pod.Namespace, pod.Name)
 	}
