@@ -55,15 +55,21 @@ type streamOptions struct {
 	stdin, stdout, stderr, tty bool
 }
 
-// parseStreamOptions reads the stdin/stdout/stderr/tty query flags.
+// parseStreamOptions reads the stream query flags: input, output, error
+// and tty as upstream's API server sends them to kubelets ("1"), or
+// stdin, stdout, stderr as in the pods/exec API (for direct callers).
 func parseStreamOptions(r *http.Request) (streamOptions, *httpError) {
 	var o streamOptions
 	q := r.URL.Query()
 	for _, f := range []struct {
-		name string
-		dst  *bool
-	}{{"stdin", &o.stdin}, {"stdout", &o.stdout}, {"stderr", &o.stderr}, {"tty", &o.tty}} {
+		name, alias string
+		dst         *bool
+	}{{"stdin", corev1.ExecStdinParam, &o.stdin}, {"stdout", corev1.ExecStdoutParam, &o.stdout},
+		{"stderr", corev1.ExecStderrParam, &o.stderr}, {"tty", corev1.ExecTTYParam, &o.tty}} {
 		v := q.Get(f.name)
+		if v == "" {
+			v = q.Get(f.alias)
+		}
 		if v == "" {
 			continue
 		}

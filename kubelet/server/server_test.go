@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -233,5 +234,28 @@ func TestRunWithoutAClientCAIsAnError(t *testing.T) {
 	err := Run(context.Background(), Config{Addr: "127.0.0.1:0"})
 	if err == nil || !strings.Contains(err.Error(), "no client CA") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestStreamOptionsAcceptUpstreamAPIServerNames: upstream's API server
+// forwards pods/exec to kubelets as input/output/error/tty=1; direct
+// callers may use the pods/exec names.
+func TestStreamOptionsAcceptUpstreamAPIServerNames(t *testing.T) {
+	for query, want := range map[string]streamOptions{
+		"command=ls&input=1&output=1&error=1":    {stdin: true, stdout: true, stderr: true},
+		"command=ls&output=1&tty=1&input=1":      {stdin: true, stdout: true, tty: true},
+		"command=ls&stdout=true&stderr=false":    {stdout: true},
+		"command=ls&output=1&error=1&tty=1":      {stdout: true, tty: true}, // a terminal has one output
+		"command=ls&stdin=true&output=1&error=0": {stdin: true, stdout: true},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/exec/ns/pod/c?"+query, nil)
+		got, herr := parseStreamOptions(r)
+		if herr != nil || got != want {
+			t.Errorf("%s: got %+v, %v; want %+v", query, got, herr, want)
+		}
+	}
+	r := httptest.NewRequest(http.MethodPost, "/exec/ns/pod/c?command=ls&input=maybe", nil)
+	if _, herr := parseStreamOptions(r); herr == nil || herr.code != http.StatusBadRequest {
+		t.Errorf("input=maybe: %v, want 400", herr)
 	}
 }
