@@ -88,13 +88,21 @@ func (n *node) mustKubectl(t testing.TB, args ...string) string {
 // lines; the process is killed when the test ends.
 func (n *node) kubectlStream(t testing.TB, args ...string) <-chan string {
 	t.Helper()
+	lines, _ := n.kubectlStreamErr(t, args...)
+	return lines
+}
+
+// kubectlStreamErr is kubectlStream that also returns what kubectl wrote
+// to stderr so far.
+func (n *node) kubectlStreamErr(t testing.TB, args ...string) (<-chan string, func() string) {
+	t.Helper()
 	cmd := exec.Command(sharedSkiff(t), append([]string{"kubectl", "--kubeconfig", n.kubeconfig}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &lockedBuilder{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +121,25 @@ func (n *node) kubectlStream(t testing.TB, args ...string) <-chan string {
 			t.Logf("kubectl %v stderr: %s", args, stderr.String())
 		}
 	})
-	return lines
+	return lines, stderr.String
+}
+
+// lockedBuilder is a strings.Builder safe for a writer and a reader.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // waitLine reads lines until one matches re, or fails after timeout.
@@ -266,6 +292,35 @@ func TestNodeDebugging(t *testing.T) {
 		if err != nil || string(body) != "served-from-the-pod\n" {
 			t.Errorf("GET through port-forward: %q, %v", body, err)
 		}
+	})
+
+	t.Run("bad input gets clear errors and no hung connections", func(t *testing.T) {
+		_, errOut, code := n.kubectl(t, "", "logs", "talker", "-c", "nope")
+		if code == 0 || !strings.Contains(errOut, "container nope is not valid for pod talker") {
+			t.Errorf("logs of a missing container: exit %d, stderr %q", code, errOut)
+		}
+		n.create(t, busyboxPod("finished", corev1.RestartPolicyNever, "true"))
+		n.waitPhase(t, "finished", corev1.PodSucceeded)
+		_, errOut, code = n.kubectl(t, "", "exec", "finished", "--", "true")
+		if code == 0 || !strings.Contains(errOut, "completed pod") {
+			t.Errorf("exec into a completed pod: exit %d, stderr %q", code, errOut)
+		}
+		// Port-forward to a port nothing listens on: the local connection
+		// ends promptly and kubectl says why.
+		lines, stderr := n.kubectlStreamErr(t, "port-forward", "pod/talker", ":9")
+		seen := waitLine(t, lines, regexp.MustCompile(`^Forwarding from 127\.0\.0\.1:\d+ -> 9$`), 30*time.Second)
+		port := regexp.MustCompile(`127\.0\.0\.1:(\d+)`).FindStringSubmatch(seen[len(seen)-1])[1]
+		client := &http.Client{Timeout: 20 * time.Second} // a bound for a hang, not a measurement
+		resp, err := client.Get("http://127.0.0.1:" + port + "/")
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("GET through a port-forward to a closed port answered %s", resp.Status)
+		} else if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Timeout") {
+			t.Errorf("GET through a port-forward to a closed port hung: %v", err)
+		}
+		n.waitFor(t, "kubectl to report the refused connection", func() (bool, error) {
+			return strings.Contains(stderr(), "connection refused"), nil
+		})
 	})
 
 	t.Run("top shows a busy container near one core and a known amount of memory", func(t *testing.T) {
