@@ -192,18 +192,29 @@ func HostSignals(rootDir, imageDir string) (Signals, error) {
 			}
 		}
 	}
-	var si unix.Sysinfo_t
-	if err := unix.Sysinfo(&si); err != nil {
-		return nil, fmt.Errorf("sysinfo: %w", err)
-	}
-	maxPIDs := readInt("/proc/sys/kernel/pid_max")
-	if t := readInt("/proc/sys/kernel/threads-max"); t > 0 && (maxPIDs == 0 || t < maxPIDs) {
-		maxPIDs = t
+	maxPIDs, procs, err := HostPIDs()
+	if err != nil {
+		return nil, err
 	}
 	if maxPIDs > 0 {
-		sig[SignalPIDAvailable] = Usage{Available: maxPIDs - int64(si.Procs), Capacity: maxPIDs}
+		sig[SignalPIDAvailable] = Usage{Available: maxPIDs - procs, Capacity: maxPIDs}
 	}
 	return sig, nil
+}
+
+// HostPIDs is the host's process limit, min(kernel.pid_max,
+// kernel.threads-max) (0 when neither is readable), and its number of
+// processes and threads (sysinfo), as upstream's kubelet counts them.
+func HostPIDs() (limit, procs int64, err error) {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return 0, 0, fmt.Errorf("sysinfo: %w", err)
+	}
+	limit = readInt("/proc/sys/kernel/pid_max")
+	if t := readInt("/proc/sys/kernel/threads-max"); t > 0 && (limit == 0 || t < limit) {
+		limit = t
+	}
+	return limit, int64(si.Procs), nil
 }
 
 func readInt(path string) int64 {

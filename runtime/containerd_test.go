@@ -38,7 +38,7 @@ func setup(t testing.TB) *env {
 	// Registered first so it runs last, after containerd's cleanup has
 	// deleted every container (a failed test may leave some behind).
 	cgroup := fmt.Sprintf("/skiff-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
-	t.Cleanup(func() { removeCgroup(cgroup) })
+	t.Cleanup(func() { nodetest.RemoveCgroup(cgroup) })
 	cd := nodetest.StartContainerd(t)
 	registry := nodetest.StartRegistry(t)
 	nodetest.PushBusybox(t, registry, "library/busybox:latest")
@@ -84,23 +84,6 @@ configs:
 	}
 	e.busybox, e.cgroup = img, cgroup
 	return e
-}
-
-// removeCgroup removes the test's cgroup parent (and any container
-// cgroups left in it) in every hierarchy.
-func removeCgroup(parent string) {
-	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
-	roots = append(roots, "/sys/fs/cgroup")
-	for _, r := range roots {
-		dir := filepath.Join(r, parent)
-		children, _ := filepath.Glob(filepath.Join(dir, "*"))
-		for _, c := range children {
-			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-				_ = os.Remove(c)
-			}
-		}
-		_ = os.Remove(dir)
-	}
 }
 
 // run creates and starts cfg (busybox defaults filled in) and removes it

@@ -162,10 +162,14 @@ func LoadOrCreate(cfg Config) (*Bundle, error) {
 // IssueServingCert) next to a running API server. Nothing is written;
 // clock nil means time.Now.
 func LoadCA(dir string, clock func() time.Time) (*Bundle, error) {
+	return LoadCAFiles(filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile), clock)
+}
+
+// LoadCAFiles is LoadCA from a CA certificate and key at any paths.
+func LoadCAFiles(certPath, keyPath string, clock func() time.Time) (*Bundle, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	certPath, keyPath := filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)
 	cert, certPEM, err := readCertIfExists(certPath)
 	if err != nil {
 		return nil, err
@@ -175,7 +179,7 @@ func LoadCA(dir string, clock func() time.Time) (*Bundle, error) {
 		return nil, err
 	}
 	if cert == nil || key == nil {
-		return nil, fmt.Errorf("pki: no CA in %s (%s and %s are needed)", dir, CACertFile, CAKeyFile)
+		return nil, fmt.Errorf("pki: no CA at %s and %s", certPath, keyPath)
 	}
 	if !publicKeysEqual(cert.PublicKey, key.Public()) {
 		return nil, fmt.Errorf("pki: %s does not match %s", keyPath, certPath)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	corelisters "k8s.io/client-go/listers/core/v1"
 
+	"github.com/skiffk8s/skiff/apiserver/pki"
 	"github.com/skiffk8s/skiff/kubelet"
 	"github.com/skiffk8s/skiff/kubelet/network"
 	"github.com/skiffk8s/skiff/kubelet/server"
@@ -57,13 +58,9 @@ func servingCert(cfg Config, nodeName string, nodeIP net.IP, now time.Time) (cer
 	if cfg.CACertFile == "" || cfg.CAKeyFile == "" {
 		return nil, nil, errors.New("kubelet server: give a serving certificate and key, or the cluster CA's certificate and key to issue one")
 	}
-	caCert, err := os.ReadFile(cfg.CACertFile)
+	ca, err := pki.LoadCAFiles(cfg.CACertFile, cfg.CAKeyFile, func() time.Time { return now })
 	if err != nil {
-		return nil, nil, fmt.Errorf("kubelet server: CA certificate: %w", err)
-	}
-	caKey, err := os.ReadFile(cfg.CAKeyFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubelet server: CA key: %w", err)
+		return nil, nil, fmt.Errorf("kubelet server: %w", err)
 	}
 	hosts := []string{nodeName}
 	if nodeIP != nil {
@@ -80,7 +77,7 @@ func servingCert(cfg Config, nodeName string, nodeIP net.IP, now time.Time) (cer
 	if h, err := os.Hostname(); err == nil && h != nodeName {
 		hosts = append(hosts, h)
 	}
-	return server.IssueServingCert(caCert, caKey, nodeName, hosts, 365*24*time.Hour, now)
+	return ca.IssueServingCert("system:node:"+nodeName, hosts, 365*24*time.Hour)
 }
 
 // serverConfig is the kubelet server's config: pods from the kubelet,

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -76,6 +77,34 @@ func (ca *testCA) clientCert(t testing.TB, user string, groups ...string) (certP
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 }
 
+// servingCert issues a serving certificate for hosts (IPs or names).
+func (ca *testCA) servingCert(t testing.TB, hosts ...string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "system:node:node-a"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+}
+
 // testServer is a kubelet server on 127.0.0.1 with a serving cert from
 // its CA, which also signs the clients.
 type testServer struct {
@@ -87,10 +116,7 @@ type testServer struct {
 func startServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
 	ca := newTestCA(t, "cluster-ca")
-	certPEM, keyPEM, err := IssueServingCert(ca.certPEM, ca.keyPEM, "node-a", []string{"127.0.0.1", "localhost"}, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	certPEM, keyPEM := ca.servingCert(t, "127.0.0.1", "localhost")
 	cfg.CertPEM, cfg.KeyPEM, cfg.ClientCA = certPEM, keyPEM, ca.certPEM
 	if cfg.LogPollInterval == 0 {
 		cfg.LogPollInterval = 20 * time.Millisecond

@@ -63,25 +63,6 @@ func TestTheAuthorizerDecidesByUserAndPath(t *testing.T) {
 	}
 }
 
-func TestServingCertIsForTheNodeAndSignedByTheCA(t *testing.T) {
-	ca := newTestCA(t, "ca")
-	certPEM, keyPEM, err := IssueServingCert(ca.certPEM, ca.keyPEM, "node-a", []string{"10.0.0.5", "node-a"}, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc, err := TLSConfig(Config{CertPEM: certPEM, KeyPEM: keyPEM})
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := tc.Certificates[0].Leaf
-	if leaf.Subject.CommonName != "system:node:node-a" || len(leaf.IPAddresses) != 1 || leaf.IPAddresses[0].String() != "10.0.0.5" || leaf.DNSNames[0] != "node-a" {
-		t.Fatalf("subject %v IPs %v DNS %v", leaf.Subject, leaf.IPAddresses, leaf.DNSNames)
-	}
-	if err := leaf.CheckSignatureFrom(ca.cert); err != nil {
-		t.Fatalf("not signed by the CA: %v", err)
-	}
-}
-
 func TestPodsListsTheKubeletsPods(t *testing.T) {
 	pods := []*corev1.Pod{testPod("default", "web", "nginx"), testPod("kube-system", "dns", "coredns")}
 	ts := startServer(t, Config{Pods: func() []*corev1.Pod { return pods }})
@@ -177,10 +158,7 @@ func TestStatsSummaryAndResourceMetrics(t *testing.T) {
 
 func TestRunServesTLSFromFilesUntilCancelled(t *testing.T) {
 	ca := newTestCA(t, "cluster-ca")
-	certPEM, keyPEM, err := IssueServingCert(ca.certPEM, ca.keyPEM, "node-a", []string{"127.0.0.1"}, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	certPEM, keyPEM := ca.servingCert(t, "127.0.0.1")
 	dir := t.TempDir()
 	files := map[string][]byte{"kubelet.crt": certPEM, "kubelet.key": keyPEM, "ca.crt": ca.certPEM}
 	for name, data := range files {

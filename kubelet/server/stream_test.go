@@ -11,15 +11,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	apihttpstream "k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/tools/portforward"
@@ -52,7 +48,7 @@ func startNode(t *testing.T) *node {
 	nodetest.RequireRoot(t)
 	n := &node{ids: map[string]string{}, logs: t.TempDir()}
 	n.cgroup = fmt.Sprintf("/skiff-server-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
-	t.Cleanup(func() { removeCgroup(n.cgroup) })
+	t.Cleanup(func() { nodetest.RemoveCgroup(n.cgroup) })
 	cd := nodetest.StartContainerd(t)
 	ctx := context.Background()
 	rt, err := runtime.New(ctx, runtime.Config{
@@ -73,7 +69,7 @@ func startNode(t *testing.T) *node {
 		t.Fatalf("import busybox: %v", err)
 	}
 	n.rt, n.image = rt, imgs[0]
-	n.netns = newPodNetNS(t)
+	n.netns = nodetest.NewNetNS(t)
 
 	pod := testPod("default", "box", "shell", "printer", "web", "echo-ws", "echo-spdy")
 	dial := network.DialerIn(n.netns)
@@ -113,58 +109,6 @@ func (n *node) run(t *testing.T, name string, cfg runtime.ContainerConfig, cmd .
 	n.ids[name] = id
 	n.mu.Unlock()
 	return id
-}
-
-// newPodNetNS creates a network namespace pinned in a temp dir, with its
-// loopback up, and removes it at the end of the test.
-func newPodNetNS(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "netns")
-	if err := os.WriteFile(path, nil, 0o444); err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() {
-		// This thread changes namespace and is thrown away.
-		goruntime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		if err := unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "", unix.MS_BIND, ""); err != nil {
-			errc <- err
-			return
-		}
-		lo, err := netlink.LinkByName("lo")
-		if err == nil {
-			err = netlink.LinkSetUp(lo)
-		}
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("create pod network namespace: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(path, unix.MNT_DETACH) })
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Close()
-	return path
-}
-
-// removeCgroup removes the test's cgroup parent in every hierarchy.
-func removeCgroup(parent string) {
-	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
-	roots = append(roots, "/sys/fs/cgroup")
-	for _, r := range roots {
-		dir := filepath.Join(r, parent)
-		children, _ := filepath.Glob(filepath.Join(dir, "*"))
-		for _, c := range children {
-			_ = os.Remove(c)
-		}
-		_ = os.Remove(dir)
-	}
 }
 
 // executor kinds kubectl uses: websocket v5 first, SPDY as the fallback.

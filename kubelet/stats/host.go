@@ -12,6 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/skiffk8s/skiff/kubelet"
 )
 
 // fsStats measures the file system holding dir with statfs: bytes
@@ -52,33 +54,18 @@ func dirUsage(dir string) uint64 {
 	return total
 }
 
-// rlimit is the node's process limit, min(kernel.pid_max,
-// kernel.threads-max), and its number of processes (sysinfo), as
-// upstream's kubelet reports them.
+// rlimit is the node's process limit and number of processes, as
+// upstream's kubelet reports them (kubelet.HostPIDs).
 func rlimit(now metav1.Time) (*statsv1alpha1.RlimitStats, error) {
-	maxPID := readInt("/proc/sys/kernel/pid_max")
-	if t := readInt("/proc/sys/kernel/threads-max"); t > 0 && (maxPID == 0 || t < maxPID) {
-		maxPID = t
+	maxPID, procs, err := kubelet.HostPIDs()
+	if err != nil {
+		return nil, err
 	}
-	var si unix.Sysinfo_t
-	if err := unix.Sysinfo(&si); err != nil {
-		return nil, fmt.Errorf("sysinfo: %w", err)
-	}
-	procs := int64(si.Procs)
 	rl := &statsv1alpha1.RlimitStats{Time: now, NumOfRunningProcesses: &procs}
 	if maxPID > 0 {
 		rl.MaxPID = &maxPID
 	}
 	return rl, nil
-}
-
-func readInt(path string) int64 {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	return v
 }
 
 // cgroupPID returns a process in cgroup name (a path from the cgroup

@@ -7,13 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -50,41 +48,6 @@ type node struct {
 	proc       *os.Process
 }
 
-// newHostNetNS creates a network namespace pinned in a temp dir (not
-// /run/netns), with lo up, and returns its path.
-func newHostNetNS(t testing.TB) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "hostns")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	errc := make(chan error, 1)
-	go func() {
-		// This thread changes namespace and is thrown away.
-		goruntime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		errc <- unix.Mount(src, path, "", unix.MS_BIND, "")
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("create host namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = unix.Unmount(path, unix.MNT_DETACH)
-	})
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	return path
-}
-
 func startNode(t testing.TB) *node {
 	t.Helper()
 	return startNodeWith(t, "")
@@ -118,7 +81,7 @@ func startNodeWith(t testing.TB, process string) *node {
 		Client: srv.Client, ContainerdAddress: ctrd.Address, ContainerdNamespace: ctrdNS,
 		RegistriesConfig: filepath.Join(dir, "none.yaml"), NodeName: nodeName, NodeIP: net.IPv4(127, 0, 0, 1), PodCIDR: podCIDR,
 		RootDir: filepath.Join(dir, "kubelet"), PodLogsDir: n.logs, NetNSDir: filepath.Join(dir, "netns"),
-		HostNetNS: newHostNetNS(t),
+		HostNetNS: nodetest.NewNetNS(t),
 		// The kubelet server on a free loopback port, its certificate from
 		// the test cluster's CA (the API server reaches it at NodeIP).
 		ServerPort: freePort(t), ServerBindAddress: "127.0.0.1",
