@@ -26,11 +26,21 @@ import (
 
 var (
 	skiffOnce sync.Once
+	skiffDir  string // removed by TestMain when the run ends
 	skiffBin  string
 	skiffErr  error
 )
 
-// sharedSkiff builds the skiff binary once per test run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if skiffDir != "" {
+		os.RemoveAll(skiffDir)
+	}
+	os.Exit(code)
+}
+
+// sharedSkiff builds the skiff binary once per test run, as the Makefile
+// does (static, no cgo).
 func sharedSkiff(t testing.TB) string {
 	t.Helper()
 	skiffOnce.Do(func() {
@@ -39,7 +49,7 @@ func sharedSkiff(t testing.TB) string {
 			skiffErr = err
 			return
 		}
-		skiffBin = dir + "/skiff"
+		skiffDir, skiffBin = dir, dir+"/skiff"
 		cmd := exec.Command("go", "build", "-trimpath", "-o", skiffBin, "github.com/skiffk8s/skiff/cmd/skiff")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -206,19 +206,6 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// buildSkiff builds the skiff binary as the Makefile does (static, no cgo)
-// into a temp dir and returns its path.
-func buildSkiff(t testing.TB) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "skiff")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/skiffk8s/skiff/cmd/skiff")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build skiff: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // waitFor polls cond until it is true, fails, or 60 s pass.
 func (n *node) waitFor(t testing.TB, what string, cond func() (bool, error)) {
 	t.Helper()

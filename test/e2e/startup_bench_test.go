@@ -27,7 +27,7 @@ func BenchmarkPodStartup30(b *testing.B) { benchStartup(b, 30) }
 func BenchmarkPodStartup1(b *testing.B) { benchStartup(b, 1) }
 
 func benchStartup(b *testing.B, pods int) {
-	n := startNodeWith(b, buildSkiff(b))
+	n := startNodeWith(b, sharedSkiff(b))
 	ctx := context.Background()
 	w, err := n.cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -99,23 +99,7 @@ func benchStartup(b *testing.B, pods int) {
 
 	// Memory in steady state: a few resyncs and node status updates later.
 	time.Sleep(25 * time.Second)
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.proc.Pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(st), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			b.ReportMetric(kb/1024, "kubelet-rss-MiB")
-		case "RssAnon:":
-			b.ReportMetric(kb/1024, "kubelet-anon-MiB")
-		}
-	}
+	reportMemory(b, n.proc.Pid)
 }
 
 // procCPU is the user+system CPU time of process pid in milliseconds.
