@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
 
 	"github.com/skiffk8s/skiff/apiserver"
 	"github.com/skiffk8s/skiff/internal/version"
@@ -84,6 +85,11 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
+// newLogger is the components' logger. Libraries that log with klog
+// (client-go, cadvisor) write through it too, so a component's output is
+// one format.
 func newLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	klog.SetSlogLogger(logger.With("logger", "klog"))
+	return logger
 }
