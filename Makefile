@@ -66,15 +66,18 @@ up: deps build containerd
 # containerd makes sure containerd answers on its socket: through systemd
 # where it runs, else started in the background (logs in
 # /var/log/skiff-containerd.log).
+# containerd is started unless one answers on its socket (a socket left
+# by a containerd that died does not count).
 containerd:
-	@if [ ! -S /run/containerd/containerd.sock ]; then \
+	@if ! ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1; then \
 	  if systemctl is-system-running >/dev/null 2>&1 || systemctl is-system-running 2>&1 | grep -qE 'degraded|starting'; then \
-	    systemctl enable --now containerd; \
+	    systemctl enable containerd; systemctl restart containerd; \
 	  else \
 	    echo "starting containerd (no systemd)"; \
+	    rm -f /run/containerd/containerd.sock; \
 	    nohup containerd >/var/log/skiff-containerd.log 2>&1 & \
 	  fi; \
-	  for i in $$(seq 50); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done; \
+	  for i in $$(seq 100); do ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1 && break; sleep 0.1; done; \
 	fi
 
 # test runs every test: unit, integration (real embedded etcd), and the
