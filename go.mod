@@ -52,6 +52,7 @@ require (
 	github.com/godbus/dbus/v5 v5.1.0 // indirect
 	github.com/opencontainers/cgroups v0.0.6 // indirect
 	gotest.tools/v3 v3.5.2 // indirect
+	k8s.io/kube-scheduler v0.37.2 // indirect
 )
 
 require (
