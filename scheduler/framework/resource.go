@@ -151,4 +151,3 @@ func maxList(dst, src corev1.ResourceList) {
 		}
 	}
 }
-
