@@ -36,6 +36,7 @@ func apiserverFlags(fs *pflag.FlagSet, cfg *apiserver.Config, etcdServers *strin
 	fs.IntVar(&cfg.MaxRequestsInFlight, "max-requests-inflight", 400, "concurrent non-mutating requests before 429")
 	fs.IntVar(&cfg.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", 200, "concurrent mutating requests before 429")
 	fs.DurationVar(&cfg.RequestTimeout, "request-timeout", time.Minute, "timeout of non-watch requests")
+	fs.StringVar(&cfg.KubeletCAFile, "kubelet-certificate-authority", "", "CA bundle that verifies kubelets' serving certificates (default: the cluster CA)")
 }
 
 // tuneGC makes long-running server components keep less garbage: a GC
