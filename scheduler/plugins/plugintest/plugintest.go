@@ -246,3 +246,17 @@ func NodeInfo(node *corev1.Node, pods ...*corev1.Pod) *framework.NodeInfo {
 func Expr(key string, op corev1.NodeSelectorOperator, values ...string) corev1.NodeSelectorRequirement {
 	return corev1.NodeSelectorRequirement{Key: key, Operator: op, Values: values}
 }
+
+// SameStatus reports whether two statuses have the same code and
+// reasons (nil is Success with no reasons).
+func SameStatus(got, want *framework.Status) bool {
+	if got.Code() != want.Code() || len(got.Reasons()) != len(want.Reasons()) {
+		return false
+	}
+	for i, r := range got.Reasons() {
+		if want.Reasons()[i] != r {
+			return false
+		}
+	}
+	return true
+}
