@@ -542,6 +542,9 @@ func (s *server) createObject(ctx context.Context, res *resource, ns string, obj
 	if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
 		setRequester(ctx, csr)
 	}
+	if err := s.admitPriority(ctx, res, obj, nil); err != nil {
+		return nil, err
+	}
 	if errs := res.Strategy.Validate(obj); len(errs) > 0 && !wo.system {
 		return nil, apierrors.NewInvalid(res.GVK().GroupKind(), m.GetName(), errs)
 	}
@@ -691,6 +694,9 @@ func (s *server) updateObject(ctx context.Context, res *resource, ri requestInfo
 			m.SetGeneration(cm.GetGeneration() + 1)
 		}
 		s.prepareForUpdate(res, obj, cur)
+		if err := s.admitPriority(ctx, res, obj, cur); err != nil {
+			return nil, err
+		}
 		if errs := res.Strategy.ValidateUpdate(obj, cur); len(errs) > 0 {
 			return nil, apierrors.NewInvalid(res.GVK().GroupKind(), ri.Name, errs)
 		}

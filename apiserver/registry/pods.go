@@ -14,8 +14,10 @@ import (
 // podStrategy holds the rules of core/v1 Pods. Besides upstream's v1
 // defaults it applies what upstream's admission plugins add to every pod:
 // the "default" service account (ServiceAccount), the not-ready and
-// unreachable tolerations (DefaultTolerationSeconds), and the priority
-// (Priority). A new pod's status (Pending, QoS class) is the handler's.
+// unreachable tolerations (DefaultTolerationSeconds). The priority and
+// preemptionPolicy (Priority) need the stored PriorityClasses: the
+// handler's admission sets them. A new pod's status (Pending, QoS class)
+// is the handler's.
 type podStrategy struct{}
 
 const (
@@ -29,12 +31,6 @@ const (
 		"`spec.tolerations` (only additions to existing tolerations)," +
 		"`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"
 )
-
-// systemPriorityClasses are the built-in priority classes and their values.
-var systemPriorityClasses = map[string]int32{
-	"system-cluster-critical": 2000000000,
-	"system-node-critical":    2000001000,
-}
 
 func (podStrategy) Default(obj runtime.Object) {
 	pod := obj.(*corev1.Pod)
@@ -59,16 +55,6 @@ func (podStrategy) Default(obj runtime.Object) {
 				}
 			}
 		}
-	}
-	if spec.Priority == nil {
-		if spec.PriorityClassName == "" {
-			spec.Priority = ptrTo[int32](0)
-		} else if v, ok := systemPriorityClasses[spec.PriorityClassName]; ok {
-			spec.Priority = ptrTo(v)
-		}
-	}
-	if spec.PreemptionPolicy == nil {
-		spec.PreemptionPolicy = ptrTo(corev1.PreemptLowerPriority)
 	}
 	addDefaultTolerations(spec)
 }

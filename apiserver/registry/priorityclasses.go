@@ -24,6 +24,27 @@ const (
 	systemPriorityPrefix = "system-"
 )
 
+// systemPriorityClasses are the built-in priority classes and their values.
+var systemPriorityClasses = map[string]int32{
+	"system-cluster-critical": 2000000000,
+	"system-node-critical":    2000001000,
+}
+
+// SystemPriorityClass returns the built-in class named name
+// (system-cluster-critical, system-node-critical), or nil. Pods may name
+// them without a stored object.
+func SystemPriorityClass(name string) *schedulingv1.PriorityClass {
+	value, ok := systemPriorityClasses[name]
+	if !ok {
+		return nil
+	}
+	return &schedulingv1.PriorityClass{
+		ObjectMeta:       metav1.ObjectMeta{Name: name},
+		Value:            value,
+		PreemptionPolicy: ptrTo(corev1.PreemptLowerPriority),
+	}
+}
+
 func (priorityClassStrategy) Default(obj runtime.Object) {
 	pc := obj.(*schedulingv1.PriorityClass)
 	if pc.PreemptionPolicy == nil {
