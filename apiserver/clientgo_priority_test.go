@@ -71,7 +71,11 @@ func TestPriorityAdmission(t *testing.T) {
 		{"a pod naming system-cluster-critical gets its built-in value", cgPodWithClass("cluster-critical", "system-cluster-critical"),
 			want{"system-cluster-critical", 2000000000, corev1.PreemptLowerPriority}},
 		{"a pod that sets its class's own value is admitted",
-			func() *corev1.Pod { p := cgPodWithClass("same", "high"); p.Spec.Priority = cgPtr[int32](1000); return p }(),
+			func() *corev1.Pod {
+				p := cgPodWithClass("same", "high")
+				p.Spec.Priority = cgPtr[int32](1000)
+				return p
+			}(),
 			want{"high", 1000, corev1.PreemptLowerPriority}},
 	}
 	for _, tc := range admitted {
@@ -96,7 +100,11 @@ func TestPriorityAdmission(t *testing.T) {
 			`pods "unknown" is forbidden: no PriorityClass with name foo was found`, cgPodWithClass("unknown", "foo")},
 		{"a pod setting a priority other than its class's is forbidden",
 			`pods "mismatch" is forbidden: the integer value of priority (5) must not be provided in pod spec; priority admission controller computed 1000 from the given PriorityClass name`,
-			func() *corev1.Pod { p := cgPodWithClass("mismatch", "high"); p.Spec.Priority = cgPtr[int32](5); return p }()},
+			func() *corev1.Pod {
+				p := cgPodWithClass("mismatch", "high")
+				p.Spec.Priority = cgPtr[int32](5)
+				return p
+			}()},
 		{"a pod setting a preemptionPolicy other than its class's is forbidden",
 			`pods "policy" is forbidden: the string value of PreemptionPolicy (PreemptLowerPriority) must not be provided in pod spec; priority admission controller computed Never from the given PriorityClass name`,
 			func() *corev1.Pod {
