@@ -125,10 +125,10 @@ func TestScore(t *testing.T) {
 			wantSkip: true,
 		},
 		{
-			name:  "a preferred term on a topology key no node has skips scoring",
-			nodes: threeNodes(),
-			pods:  []*corev1.Pod{pod("db").Label("app", "db").Node("n3").Obj()},
-			pod:   preferAffinity(pod("p"), preferred(1, term("rack", "app", "db"))).Obj(),
+			name:     "a preferred term on a topology key no node has skips scoring",
+			nodes:    threeNodes(),
+			pods:     []*corev1.Pod{pod("db").Label("app", "db").Node("n3").Obj()},
+			pod:      preferAffinity(pod("p"), preferred(1, term("rack", "app", "db"))).Obj(),
 			wantSkip: true,
 		},
 	}
