@@ -26,7 +26,9 @@ func newFit(t *testing.T, args string) *Fit {
 }
 
 func TestFitFilter(t *testing.T) {
-	unsched := func(reasons ...string) *framework.Status { return framework.NewStatus(framework.Unschedulable, reasons...) }
+	unsched := func(reasons ...string) *framework.Status {
+		return framework.NewStatus(framework.Unschedulable, reasons...)
+	}
 	unresolvable := func(reasons ...string) *framework.Status {
 		return framework.NewStatus(framework.UnschedulableAndUnresolvable, reasons...)
 	}
