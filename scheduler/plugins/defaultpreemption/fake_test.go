@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 
 	"github.com/skiffk8s/skiff/scheduler/framework"
 )
@@ -32,13 +33,20 @@ type fakeHandle struct {
 	client    *fake.Clientset
 	informers informers.SharedInformerFactory
 	recorder  *events.FakeRecorder
+	// parallel, when set, runs the dry run on goroutines.
+	parallel framework.Parallelizer
 }
 
 func (h *fakeHandle) SnapshotSharedLister() framework.SharedLister           { return h.snapshot }
 func (h *fakeHandle) ClientSet() kubernetes.Interface                        { return h.client }
 func (h *fakeHandle) SharedInformerFactory() informers.SharedInformerFactory { return h.informers }
 func (h *fakeHandle) EventRecorder() events.EventRecorder                    { return h.recorder }
-func (h *fakeHandle) Parallelizer() framework.Parallelizer                   { return inOrder{} }
+func (h *fakeHandle) Parallelizer() framework.Parallelizer {
+	if h.parallel != nil {
+		return h.parallel
+	}
+	return inOrder{}
+}
 
 func (h *fakeHandle) RunFilterPlugins(_ context.Context, _ *framework.CycleState, pod *corev1.Pod, ni *framework.NodeInfo) *framework.Status {
 	return cpuFits(pod, ni)
@@ -82,6 +90,13 @@ func (inOrder) Until(ctx context.Context, pieces int, do func(int)) {
 	for i := 0; i < pieces && ctx.Err() == nil; i++ {
 		do(i)
 	}
+}
+
+// onGoroutines runs the pieces on 4 goroutines.
+type onGoroutines struct{}
+
+func (onGoroutines) Until(ctx context.Context, pieces int, do func(int)) {
+	workqueue.ParallelizeUntil(ctx, 4, pieces, do)
 }
 
 // cpuFits is the test's only Filter: the pod fits when its cpu request is

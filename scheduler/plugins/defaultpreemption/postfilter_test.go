@@ -2,6 +2,7 @@ package defaultpreemption
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -221,4 +222,58 @@ func deleted(h *fakeHandle) []string {
 		}
 	}
 	return out
+}
+
+// TestDryRunStopsAtEnoughCandidates: with minCandidateNodesAbsolute 2 and
+// no percentage, only two of four possible nodes are simulated, starting
+// at the offset.
+func TestDryRunStopsAtEnoughCandidates(t *testing.T) {
+	var nodes []*corev1.Node
+	var pods []*corev1.Pod
+	for _, n := range []string{"n1", "n2", "n3", "n4"} {
+		nodes = append(nodes, makeNode(n, "1"))
+		pods = append(pods, makePod("low-"+n, 1, "1").on(n).obj())
+	}
+	pod := makePod("p", 10, "1").obj()
+	pl, h := newPlugin(t, cluster{nodes: nodes, pods: append(pods, pod)}, []byte(`{"minCandidateNodesPercentage":0,"minCandidateNodesAbsolute":2}`))
+	pl.offset = func(n int32) int32 {
+		if n != 4 {
+			t.Errorf("offset asked for %d nodes, want 4", n)
+		}
+		return 3
+	}
+	all, _ := h.snapshot.List()
+	cands, _, err := pl.findCandidates(context.Background(), framework.NewCycleState(), pod, all, filterStatuses(h.snapshot, pod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cands {
+		got = append(got, c.node)
+	}
+	if want := []string{"n4", "n1"}; !slices.Equal(got, want) {
+		t.Fatalf("candidates %v, want %v", got, want)
+	}
+}
+
+// TestParallelDryRun: simulated on goroutines, the choice is the same:
+// the node whose victim has the lowest priority.
+func TestParallelDryRun(t *testing.T) {
+	var nodes []*corev1.Node
+	var pods []*corev1.Pod
+	for i := range 20 {
+		n := fmt.Sprintf("n%02d", i)
+		nodes = append(nodes, makeNode(n, "1"))
+		pods = append(pods, makePod("v-"+n, int32(20-i), "1").on(n).obj())
+	}
+	pod := makePod("p", 100, "1").obj()
+	pl, h := newPlugin(t, cluster{nodes: nodes, pods: append(pods, pod)}, nil)
+	h.parallel = onGoroutines{}
+	res, _ := pl.PostFilter(context.Background(), framework.NewCycleState(), pod, filterStatuses(h.snapshot, pod))
+	if res == nil || res.NominatedNodeName != "n19" {
+		t.Fatalf("got %+v, want n19", res)
+	}
+	if got := deleted(h); !slices.Equal(got, []string{"v-n19"}) {
+		t.Fatalf("deleted %v, want [v-n19]", got)
+	}
 }
