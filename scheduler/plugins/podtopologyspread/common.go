@@ -41,7 +41,9 @@ func (c *constraint) countsNode(ctx context.Context, pod *corev1.Pod, node *core
 	}
 	if c.NodeTaintsPolicy == corev1.NodeInclusionPolicyHonor {
 		_, untolerated := corev1helpers.FindMatchingUntoleratedTaint(klog.FromContext(ctx), node.Spec.Taints, pod.Spec.Tolerations,
-			func(t *corev1.Taint) bool { return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute }, false)
+			func(t *corev1.Taint) bool {
+				return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
+			}, false)
 		if untolerated {
 			return false
 		}
