@@ -106,7 +106,7 @@ func (n *NodeInfo) update(pi *PodInfo, sign int64) {
 	if n.UsedPorts == nil {
 		n.UsedPorts = HostPortInfo{}
 	}
-	for _, c := range pi.Pod.Spec.Containers {
+	for _, c := range podPortContainers(pi.Pod) {
 		for _, p := range c.Ports {
 			if sign > 0 {
 				n.UsedPorts.Add(p.HostIP, string(p.Protocol), p.HostPort)
@@ -116,6 +116,18 @@ func (n *NodeInfo) update(pi *PodInfo, sign int64) {
 		}
 	}
 	n.Generation++
+}
+
+// podPortContainers are the containers whose host ports a pod holds: its
+// containers and its restartable (sidecar) init containers.
+func podPortContainers(pod *corev1.Pod) []corev1.Container {
+	out := pod.Spec.Containers
+	for _, c := range pod.Spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			out = append(out[:len(out):len(out)], c)
+		}
+	}
+	return out
 }
 
 func hasAffinity(pi *PodInfo) bool {

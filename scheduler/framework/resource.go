@@ -115,8 +115,8 @@ func podRequests(pod *corev1.Pod, fill func(corev1.ResourceList) corev1.Resource
 
 // podResource is a pod's requests as a Resource, and the same with
 // upstream's non-zero defaults (DefaultMilliCPURequest,
-// DefaultMemoryRequest) for each container that requests no CPU or no
-// memory; scoring uses the latter.
+// DefaultMemoryRequest) for each container that does not set a CPU or
+// memory request (an explicit zero is kept); scoring uses the latter.
 func podResource(pod *corev1.Pod) (req, nonZero Resource) {
 	req = *NewResource(PodRequests(pod))
 	nz := NewResource(podRequests(pod, func(rl corev1.ResourceList) corev1.ResourceList {
@@ -124,10 +124,11 @@ func podResource(pod *corev1.Pod) (req, nonZero Resource) {
 		for k, v := range rl {
 			out[k] = v
 		}
-		if q, ok := rl[corev1.ResourceCPU]; !ok || q.IsZero() {
+		// Unset requests get the defaults; an explicit zero stays zero.
+		if _, ok := rl[corev1.ResourceCPU]; !ok {
 			out[corev1.ResourceCPU] = *resource.NewMilliQuantity(DefaultMilliCPURequest, resource.DecimalSI)
 		}
-		if q, ok := rl[corev1.ResourceMemory]; !ok || q.IsZero() {
+		if _, ok := rl[corev1.ResourceMemory]; !ok {
 			out[corev1.ResourceMemory] = *resource.NewQuantity(DefaultMemoryRequest, resource.BinarySI)
 		}
 		return out
