@@ -38,7 +38,8 @@ type FitError struct {
 // Error is "0/N nodes are available: <reasons>." with the reasons counted
 // across nodes and sorted as strings, as upstream's FitError; a
 // PreFilter's message replaces the counts, and the PostFilter's message
-// is appended.
+// is appended (one final period, whether or not the plugin's message
+// ends with one).
 func (f *FitError) Error() string {
 	msg := fmt.Sprintf("0/%v nodes are available:", f.NumAllNodes)
 	if f.Diagnosis.PreFilterMsg != "" {
@@ -47,7 +48,7 @@ func (f *FitError) Error() string {
 		msg += " " + strings.Join(reasons, ", ") + "."
 	}
 	if f.Diagnosis.PostFilterMsg != "" {
-		msg += " " + f.Diagnosis.PostFilterMsg + "."
+		msg += " " + strings.TrimSuffix(f.Diagnosis.PostFilterMsg, ".") + "."
 	}
 	return msg
 }
