@@ -179,6 +179,15 @@ func (s *server) deleteObject(ctx context.Context, res *resource, ns, name strin
 	return obj, false, nil
 }
 
+// namespaceFinalizing reports whether obj is a namespace whose
+// spec.finalizers (the namespace controller's "kubernetes") are still
+// pending: it stays, whatever its metadata.finalizers, until the
+// namespaces/finalize subresource empties them.
+func namespaceFinalizing(obj runtime.Object) bool {
+	ns, ok := obj.(*corev1.Namespace)
+	return ok && len(ns.Spec.Finalizers) > 0
+}
+
 func secondsDuration(n int64) time.Duration { return time.Duration(n) * time.Second }
 
 // immortalNamespaces may not be deleted, as upstream's NamespaceLifecycle

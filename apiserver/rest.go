@@ -712,7 +712,7 @@ func (s *server) updateObject(ctx context.Context, res *resource, ri requestInfo
 			return nil, err
 		}
 		claimed = release
-		deleteNow = cm.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && !waitsForKubelet(obj)
+		deleteNow = cm.GetDeletionTimestamp() != nil && len(m.GetFinalizers()) == 0 && !waitsForKubelet(obj) && !namespaceFinalizing(obj)
 		if dryRun {
 			return nil, errDryRun{obj}
 		}
