@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,7 @@ func newUpCommand() *cobra.Command {
 	var cfg apiserver.Config
 	var etcdServers string
 	var node kubeletOptions
+	var sched schedulerOptions
 	withKubelet := true
 	c := &cobra.Command{
 		Use:   "up",
@@ -47,6 +49,10 @@ func newUpCommand() *cobra.Command {
 					return err
 				}
 			}
+			schedCfg, err := sched.schedulerConfig(logger.With("component", "scheduler"))
+			if err != nil {
+				return err
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			srv, err := apiserver.Start(ctx, cfg)
@@ -54,16 +60,25 @@ func newUpCommand() *cobra.Command {
 				return err
 			}
 			go trimStartupPages(ctx, logger)
-			done := make(chan error, 1)
+			done := make(chan error, 2)
 			if withKubelet {
 				go func() { done <- runUpKubelet(ctx, srv.Kubeconfig, agentCfg) }()
 			}
-			// The scheduler and controller manager join here as they are
-			// built.
+			schedDone := make(chan struct{})
+			go func() {
+				defer close(schedDone)
+				done <- runUpScheduler(ctx, srv.Kubeconfig, sched, schedCfg)
+			}()
+			// The controller manager joins here as it is built.
 			select {
 			case <-ctx.Done():
 			case err = <-done:
 				stop()
+			}
+			// The scheduler releases its lease while the API server is up.
+			select {
+			case <-schedDone:
+			case <-time.After(5 * time.Second):
 			}
 			if serr := srv.Stop(); serr != nil && err == nil {
 				err = serr
@@ -75,6 +90,7 @@ func newUpCommand() *cobra.Command {
 	node.addFlags(c.Flags())
 	c.Flags().Lookup("pod-cidr").DefValue = "10.244.0.0/24"
 	node.podCIDR = "10.244.0.0/24"
+	sched.addFlags(c.Flags(), "scheduler-")
 	c.Flags().BoolVar(&withKubelet, "kubelet", true, "also run the kubelet on this host (needs root and containerd)")
 	return c
 }
