@@ -151,7 +151,12 @@ func (s *Scheduler) fail(ctx context.Context, fwk *frameworkruntime.Framework, q
 	if gerr != nil || current.UID != pod.UID || assigned(current) {
 		return // deleted or bound meanwhile
 	}
-	qpi.PodInfo.Pod = current
+	// A new PodInfo: the old one may be shared with the nominator.
+	if pi, err := framework.NewPodInfo(current); err == nil {
+		qpi.PodInfo = pi
+	} else {
+		qpi.PodInfo = &framework.PodInfo{Pod: current}
+	}
 	s.queue.AddUnschedulable(qpi, plugins, cycle)
 	if nominated != "" {
 		s.queue.AddNominatedPod(current, nominated)
