@@ -283,13 +283,12 @@ func (s *server) writeResult(w http.ResponseWriter, r *http.Request, res *resour
 }
 
 func partialMeta(obj runtime.Object) *metav1.PartialObjectMetadata {
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		return &metav1.PartialObjectMetadata{}
-	}
 	pm := &metav1.PartialObjectMetadata{}
-	if om, ok := m.(*metav1.ObjectMeta); ok {
-		pm.ObjectMeta = *om
+	// Typed objects embed ObjectMeta: GetObjectMeta returns it.
+	if a, ok := obj.(metav1.ObjectMetaAccessor); ok {
+		if om, ok := a.GetObjectMeta().(*metav1.ObjectMeta); ok {
+			pm.ObjectMeta = *om
+		}
 	}
 	return pm
 }
@@ -541,6 +540,9 @@ func (s *server) createObject(ctx context.Context, res *resource, ns string, obj
 	s.prepareForCreate(res, obj)
 	if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
 		setRequester(ctx, csr)
+	}
+	if err := s.admitServiceAccount(ctx, res, obj); err != nil {
+		return nil, err
 	}
 	if err := s.admitPriority(ctx, res, obj, nil); err != nil {
 		return nil, err
