@@ -1,0 +1,124 @@
+// Package endpoints is the Endpoints controller (upstream's "endpoint"):
+// for each Service with a selector it writes an Endpoints object of the
+// same name listing the selected pods' addresses (ready ones under
+// addresses, the others under notReadyAddresses) with the Service's ports
+// resolved on each pod. Services without a selector and default/kubernetes
+// (kept by the API servers) are left alone.
+package endpoints
+
+import (
+	"context"
+	"log/slog"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/skiffk8s/skiff/controllers"
+	"github.com/skiffk8s/skiff/controllers/internal/endpointsutil"
+	"github.com/skiffk8s/skiff/controllers/internal/workers"
+)
+
+// Name is the controller's name (upstream's --controllers name).
+const Name = "endpoint"
+
+// Upstream's label and value marking Endpoints written by this controller,
+// and the capacity rules.
+const (
+	LabelManagedBy = "endpoints.kubernetes.io/managed-by"
+	ControllerName = "endpoint-controller"
+	// MaxCapacity is the most addresses one Endpoints object lists.
+	MaxCapacity = 1000
+	truncated   = "truncated"
+)
+
+// Controller keeps Endpoints in step with Services and pods.
+type Controller struct {
+	client   kubernetes.Interface
+	services corelisters.ServiceLister
+	pods     corelisters.PodLister
+	eps      corelisters.EndpointsLister
+	recorder record.EventRecorder
+	clock    clock.PassiveClock
+	logger   *slog.Logger
+	queue    workers.Queue
+	synced   []cache.InformerSynced
+}
+
+var _ controllers.Controller = (*Controller)(nil)
+
+// New builds the controller on c's shared informers (services, pods,
+// endpoints). It reads no options.
+func New(ctx context.Context, c controllers.Context) (controllers.Controller, error) {
+	svcInf := c.Informers.Core().V1().Services()
+	podInf := c.Informers.Core().V1().Pods()
+	epInf := c.Informers.Core().V1().Endpoints()
+	logger := c.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctl := &Controller{
+		client:   c.Client,
+		services: svcInf.Lister(),
+		pods:     podInf.Lister(),
+		eps:      epInf.Lister(),
+		recorder: c.Recorder,
+		clock:    c.Clock,
+		logger:   logger.With("controller", Name),
+		queue:    workers.NewQueue(Name, c),
+		synced:   []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, epInf.Informer().HasSynced},
+	}
+	enqueue := func(obj any) {
+		if k := workers.Key(obj); k != "" {
+			ctl.queue.Add(k)
+		}
+	}
+	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, n any) { enqueue(n) },
+		DeleteFunc: enqueue,
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    ctl.enqueuePod,
+		UpdateFunc: func(o, n any) { ctl.enqueuePod(o); ctl.enqueuePod(n) },
+		DeleteFunc: ctl.enqueuePod,
+	}); err != nil {
+		return nil, err
+	}
+	// A deleted Endpoints is rewritten if its Service still wants it.
+	if _, err := epInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: enqueue}); err != nil {
+		return nil, err
+	}
+	return ctl, nil
+}
+
+// Name implements controllers.Controller.
+func (c *Controller) Name() string { return Name }
+
+// Run implements controllers.Controller.
+func (c *Controller) Run(ctx context.Context, n int) error {
+	return workers.Run(ctx, Name, c.logger, c.queue, n, c.sync, c.synced...)
+}
+
+// enqueuePod adds the keys of the Services selecting pod.
+func (c *Controller) enqueuePod(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	keys, err := endpointsutil.ServicesForPod(c.services, pod)
+	if err != nil {
+		return
+	}
+	for _, k := range keys {
+		c.queue.Add(k)
+	}
+}
