@@ -72,6 +72,12 @@ type Config struct {
 	// their default audience; "" means
 	// https://kubernetes.default.svc.cluster.local.
 	ServiceAccountIssuer string
+	// AdmitPodsWithoutServiceAccount admits a pod whose service account
+	// does not exist, unchanged (no token volume), instead of refusing
+	// it with 403 Forbidden as upstream's ServiceAccount admission does.
+	// For harnesses that run no serviceaccount controller (apitest sets
+	// it); clusters leave it false.
+	AdmitPodsWithoutServiceAccount bool
 	// TokenAuthFile is a static token file (token,user,uid,"groups").
 	TokenAuthFile string
 	// CompactionInterval is the etcd compaction period; 0 means 5 minutes,

@@ -57,6 +57,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 		AdvertiseAddress:   net.IPv4(127, 0, 0, 1),
 		CompactionInterval: -1,
 		Logger:             logger,
+		// No serviceaccount controller runs here: pods in namespaces
+		// without their account are admitted as they are. Tests of the
+		// ServiceAccount admission step turn this off.
+		AdmitPodsWithoutServiceAccount: true,
 	}
 	for _, o := range opts {
 		o(&cfg)
