@@ -3,7 +3,9 @@ package container
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -121,6 +123,10 @@ func (b *Builder) Env(ctx context.Context, pod *corev1.Pod, c *corev1.Container,
 }
 
 func (b *Builder) env(ctx context.Context, pod *corev1.Pod, c *corev1.Container, info PodInfo) (*envList, error) {
+	svcEnv, err := b.kubernetesServiceEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
 	l := &envList{}
 	for _, from := range c.EnvFrom {
 		var (
@@ -186,7 +192,7 @@ func (b *Builder) env(ctx context.Context, pod *corev1.Pod, c *corev1.Container,
 		value := ev.Value
 		switch {
 		case value != "":
-			value = expand(value, mappingFor(l.asMap()))
+			value = expand(value, mappingFor(l.asMap(), svcEnv.asMap()))
 		case ev.ValueFrom != nil:
 			v, skip, err := b.envValueFrom(ctx, pod, c, info, ev.ValueFrom)
 			if err != nil {
@@ -199,7 +205,68 @@ func (b *Builder) env(ctx context.Context, pod *corev1.Pod, c *corev1.Container,
 		}
 		l.set(ev.Name, value)
 	}
+	for _, v := range svcEnv.vars {
+		if _, set := l.index[v.name]; !set {
+			l.set(v.name, v.value)
+		}
+	}
 	return l, nil
+}
+
+// kubernetesServiceEnv returns the variables upstream's kubelet gives
+// every container for the API server's Service, default/kubernetes, so
+// in-cluster clients find it: KUBERNETES_SERVICE_HOST,
+// KUBERNETES_SERVICE_PORT, KUBERNETES_SERVICE_PORT_<NAME> for named
+// ports, and the Docker-link set KUBERNETES_PORT and
+// KUBERNETES_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]. There are none
+// without a client or without that Service (or its cluster IP). Other
+// Services' variables (enableServiceLinks) are not set.
+func (b *Builder) kubernetesServiceEnv(ctx context.Context) (*envList, error) {
+	l := &envList{}
+	if b.Client == nil {
+		return l, nil
+	}
+	svc, err := b.Client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return l, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to get the kubernetes service when setting up env vars: %w", err)
+	}
+	ip := svc.Spec.ClusterIP
+	if ip == "" || ip == corev1.ClusterIPNone || len(svc.Spec.Ports) == 0 {
+		return l, nil
+	}
+	const prefix = "KUBERNETES"
+	l.set(prefix+"_SERVICE_HOST", ip)
+	l.set(prefix+"_SERVICE_PORT", strconv.Itoa(int(svc.Spec.Ports[0].Port)))
+	for _, p := range svc.Spec.Ports {
+		if p.Name != "" {
+			l.set(prefix+"_SERVICE_PORT_"+envVarName(p.Name), strconv.Itoa(int(p.Port)))
+		}
+	}
+	for i, p := range svc.Spec.Ports {
+		proto := string(corev1.ProtocolTCP)
+		if p.Protocol != "" {
+			proto = string(p.Protocol)
+		}
+		url := strings.ToLower(proto) + "://" + net.JoinHostPort(ip, strconv.Itoa(int(p.Port)))
+		if i == 0 {
+			l.set(prefix+"_PORT", url)
+		}
+		pp := fmt.Sprintf("%s_PORT_%d_%s", prefix, p.Port, strings.ToUpper(proto))
+		l.set(pp, url)
+		l.set(pp+"_PROTO", strings.ToLower(proto))
+		l.set(pp+"_PORT", strconv.Itoa(int(p.Port)))
+		l.set(pp+"_ADDR", ip)
+	}
+	return l, nil
+}
+
+// envVarName turns a Service or port name into a variable name part, as
+// upstream: upper case, dashes to underscores.
+func envVarName(s string) string {
+	return strings.ToUpper(strings.ReplaceAll(s, "-", "_"))
 }
 
 // envValueFrom resolves one valueFrom; skip is true for an optional

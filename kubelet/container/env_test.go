@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 )
 
@@ -201,4 +202,33 @@ func cmKey(name, key string, optional *bool) *corev1.ConfigMapKeySelector {
 
 func secKey(name, key string, optional *bool) *corev1.SecretKeySelector {
 	return &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: name}, Key: key, Optional: optional}
+}
+
+func TestEnvHasTheKubernetesServiceVariables(t *testing.T) {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes"},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.1", Ports: []corev1.ServicePort{
+			{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP}}},
+	}
+	b := testBuilder(t, svc)
+	pod := testPod()
+	pod.Spec.Containers = []corev1.Container{{Name: "app", Env: []corev1.EnvVar{
+		{Name: "URL", Value: "https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)"},
+		{Name: "KUBERNETES_SERVICE_PORT", Value: "8443"},
+	}}}
+	got, err := b.Env(context.Background(), pod, &pod.Spec.Containers[0], PodInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Upstream's kubelet: the container's own variables first (they may
+	// refer to the service's and win over them), then the service's.
+	want := []string{
+		"URL=https://10.96.0.1:443", "KUBERNETES_SERVICE_PORT=8443",
+		"KUBERNETES_SERVICE_HOST=10.96.0.1", "KUBERNETES_SERVICE_PORT_HTTPS=443",
+		"KUBERNETES_PORT=tcp://10.96.0.1:443", "KUBERNETES_PORT_443_TCP=tcp://10.96.0.1:443",
+		"KUBERNETES_PORT_443_TCP_PROTO=tcp", "KUBERNETES_PORT_443_TCP_PORT=443", "KUBERNETES_PORT_443_TCP_ADDR=10.96.0.1",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("env = %q\nwant  %q", got, want)
+	}
 }
