@@ -32,7 +32,27 @@ type ImageLocality struct {
 	handle framework.Handle
 }
 
-var _ framework.ScorePlugin = (*ImageLocality)(nil)
+var (
+	_ framework.PreScorePlugin = (*ImageLocality)(nil)
+	_ framework.ScorePlugin    = (*ImageLocality)(nil)
+)
+
+// preScoreStateKey is where PreScore keeps the pod's image names.
+const preScoreStateKey framework.StateKey = "PreScore" + Name
+
+// preScoreState is the cycle's pod image names (parsed once, not once per
+// node) and the cluster's node count.
+type preScoreState struct {
+	images     []imageNames
+	totalNodes int
+}
+
+// imageNames are the names a container's image may be known by on a
+// node, in lookup order (see imageState).
+type imageNames [2]string
+
+// Clone implements framework.StateData; the state is read-only.
+func (s *preScoreState) Clone() framework.StateData { return s }
 
 // New builds the plugin. It takes no args; args are ignored, as upstream.
 // It reads the node count from h's snapshot.
@@ -43,20 +63,53 @@ func New(_ context.Context, _ []byte, h framework.Handle) (framework.Plugin, err
 // Name implements framework.Plugin.
 func (*ImageLocality) Name() string { return Name }
 
+// PreScore normalizes the pod's image names once for the cycle (parsing
+// a reference is far dearer than the per-node map lookups) and counts the
+// cluster's nodes.
+func (pl *ImageLocality) PreScore(_ context.Context, state *framework.CycleState, pod *corev1.Pod, _ []*framework.NodeInfo) *framework.Status {
+	st, err := pl.newState(pod)
+	if err != nil {
+		return framework.AsStatus(err)
+	}
+	state.Write(preScoreStateKey, st)
+	return nil
+}
+
+func (pl *ImageLocality) newState(pod *corev1.Pod) (*preScoreState, error) {
+	if pl.handle == nil || pl.handle.SnapshotSharedLister() == nil {
+		return nil, errors.New("image locality: no snapshot")
+	}
+	nodes, err := pl.handle.SnapshotSharedLister().NodeInfos().List()
+	if err != nil {
+		return nil, fmt.Errorf("image locality: listing nodes: %w", err)
+	}
+	st := &preScoreState{totalNodes: len(nodes), images: make([]imageNames, 0, len(pod.Spec.InitContainers)+len(pod.Spec.Containers))}
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			st.images = append(st.images, imageNames{NormalizedImageName(c.Image), withLatest(c.Image)})
+		}
+	}
+	return st, nil
+}
+
 // Score is 100 × (sum − 23 MiB) / (1000 MiB × containers − 23 MiB),
 // clamped to [0, 100], where sum adds, for each container and init
 // container whose image the node has, the image's size × the fraction of
 // the cluster's nodes that have it.
-func (pl *ImageLocality) Score(_ context.Context, _ *framework.CycleState, pod *corev1.Pod, nodeInfo *framework.NodeInfo) (int64, *framework.Status) {
-	if pl.handle == nil || pl.handle.SnapshotSharedLister() == nil {
-		return 0, framework.AsStatus(errors.New("image locality: no snapshot"))
+// Without PreScore's state (the plugin enabled at Score only) the names
+// are parsed here.
+func (pl *ImageLocality) Score(_ context.Context, state *framework.CycleState, pod *corev1.Pod, nodeInfo *framework.NodeInfo) (int64, *framework.Status) {
+	var st *preScoreState
+	if d, err := state.Read(preScoreStateKey); err == nil {
+		st, _ = d.(*preScoreState)
 	}
-	nodes, err := pl.handle.SnapshotSharedLister().NodeInfos().List()
-	if err != nil {
-		return 0, framework.AsStatus(fmt.Errorf("image locality: listing nodes: %w", err))
+	if st == nil {
+		var err error
+		if st, err = pl.newState(pod); err != nil {
+			return 0, framework.AsStatus(err)
+		}
 	}
-	sum := sumImageScores(nodeInfo, pod, len(nodes))
-	return priority(sum, len(pod.Spec.InitContainers)+len(pod.Spec.Containers)), nil
+	return priority(sumImageScores(nodeInfo, st), len(st.images)), nil
 }
 
 // ScoreExtensions implements framework.ScorePlugin: scores are already
@@ -72,25 +125,26 @@ func priority(sum int64, containers int) int64 {
 	return framework.MaxNodeScore * (sum - minThreshold) / (maxThreshold - minThreshold)
 }
 
-func sumImageScores(nodeInfo *framework.NodeInfo, pod *corev1.Pod, totalNodes int) int64 {
+func sumImageScores(nodeInfo *framework.NodeInfo, st *preScoreState) int64 {
+	if len(nodeInfo.ImageStates) == 0 || st.totalNodes == 0 {
+		return 0
+	}
 	var sum int64
-	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range cs {
-			if st := imageState(nodeInfo, c.Image); st != nil && totalNodes > 0 {
-				spread := float64(st.NumNodes) / float64(totalNodes)
-				sum += int64(float64(st.Size) * spread)
-			}
+	for _, names := range st.images {
+		if is := imageState(nodeInfo, names); is != nil {
+			spread := float64(is.NumNodes) / float64(st.totalNodes)
+			sum += int64(float64(is.Size) * spread)
 		}
 	}
 	return sum
 }
 
-// imageState finds image on the node under its normalized name
+// imageState finds an image on the node under its normalized name
 // (busybox → docker.io/library/busybox:latest, as container runtimes
 // report images) or, failing that, under upstream's form (the name with
 // ":latest" when it has no tag).
-func imageState(nodeInfo *framework.NodeInfo, image string) *framework.ImageStateSummary {
-	for _, name := range []string{NormalizedImageName(image), withLatest(image)} {
+func imageState(nodeInfo *framework.NodeInfo, names imageNames) *framework.ImageStateSummary {
+	for _, name := range names {
 		if st, ok := nodeInfo.ImageStates[name]; ok {
 			return st
 		}

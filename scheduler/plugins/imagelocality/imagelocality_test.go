@@ -99,16 +99,27 @@ func TestScore(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			snap := snapshot(tt.nodes...)
 			p, _ := New(context.Background(), nil, handle{snap: snap})
-			var got []int64
-			for _, ni := range snap.Nodes {
-				s, st := p.(*ImageLocality).Score(context.Background(), framework.NewCycleState(), tt.pod, ni)
-				if !st.IsSuccess() {
-					t.Fatalf("Score = %v", st)
+			pl := p.(*ImageLocality)
+			// With PreScore (as the default profile runs it) and without
+			// (the plugin enabled at score only).
+			for _, preScore := range []bool{true, false} {
+				state := framework.NewCycleState()
+				if preScore {
+					if st := pl.PreScore(context.Background(), state, tt.pod, snap.Nodes); !st.IsSuccess() {
+						t.Fatalf("PreScore = %v", st)
+					}
 				}
-				got = append(got, s)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("scores = %v, want %v", got, tt.want)
+				var got []int64
+				for _, ni := range snap.Nodes {
+					s, st := pl.Score(context.Background(), state, tt.pod, ni)
+					if !st.IsSuccess() {
+						t.Fatalf("Score = %v", st)
+					}
+					got = append(got, s)
+				}
+				if !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("preScore=%v: scores = %v, want %v", preScore, got, tt.want)
+				}
 			}
 		})
 	}
