@@ -68,9 +68,9 @@ func TestSync(t *testing.T) {
 			}
 		},
 	}, {
-		name: "a failed pod is counted through uncountedTerminatedPods, loses its finalizer and is replaced after the back-off",
-		job:  newJob("pi", 1, 1, 6),
-		pods: func(j *batchv1.Job) []*corev1.Pod { return []*corev1.Pod{podOf(j, "pi-a", corev1.PodFailed)} },
+		name:       "a failed pod is counted through uncountedTerminatedPods, loses its finalizer and is replaced after the back-off",
+		job:        newJob("pi", 1, 1, 6),
+		pods:       func(j *batchv1.Job) []*corev1.Pod { return []*corev1.Pod{podOf(j, "pi-a", corev1.PodFailed)} },
 		wantWrites: []string{"update jobs/status pi", "patch pods pi-a", "update jobs/status pi"},
 		check: func(t *testing.T, job *batchv1.Job) {
 			if job.Status.Failed != 1 || len(job.Status.UncountedTerminatedPods.Failed) != 0 || job.Status.Active != 0 {
@@ -93,9 +93,9 @@ func TestSync(t *testing.T) {
 			}
 		},
 	}, {
-		name: "a succeeded pod completes a one-completion job with SuccessCriteriaMet then Complete",
-		job:  newJob("pi", 1, 1, 6),
-		pods: func(j *batchv1.Job) []*corev1.Pod { return []*corev1.Pod{podOf(j, "pi-a", corev1.PodSucceeded)} },
+		name:       "a succeeded pod completes a one-completion job with SuccessCriteriaMet then Complete",
+		job:        newJob("pi", 1, 1, 6),
+		pods:       func(j *batchv1.Job) []*corev1.Pod { return []*corev1.Pod{podOf(j, "pi-a", corev1.PodSucceeded)} },
 		wantWrites: []string{"update jobs/status pi", "patch pods pi-a", "update jobs/status pi"},
 		wantEvents: []string{"Normal Completed Job completed"},
 		check: func(t *testing.T, job *batchv1.Job) {

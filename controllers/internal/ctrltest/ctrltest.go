@@ -136,7 +136,8 @@ func (u *Unit) Events() []string {
 	}
 }
 
-// Cluster is a real API server with a context for controllers.
+// Cluster is a real API server with a context for controllers, whose
+// fake clock starts at the real time.
 type Cluster struct {
 	controllers.Context
 	Server *apitest.Server
@@ -147,7 +148,8 @@ type Cluster struct {
 func NewCluster(t testing.TB, name string) *Cluster {
 	t.Helper()
 	srv := apitest.Start(t)
-	clk := testingclock.NewFakeClock(Epoch)
+	// Start at the real time: the API server stamps creation times with it.
+	clk := testingclock.NewFakeClock(time.Now())
 	b := record.NewBroadcaster()
 	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: srv.Client.CoreV1().Events("")})
 	t.Cleanup(b.Shutdown)
