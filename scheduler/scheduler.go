@@ -174,6 +174,10 @@ func (n *lazyNominator) NominatedPodsForNode(node string) []*framework.PodInfo {
 	return n.q.NominatedPodsForNode(node)
 }
 
+func (n *lazyNominator) NominatedPods() map[string][]*framework.PodInfo {
+	return n.q.NominatedPods()
+}
+
 // HealthzAddr is the address /healthz and /metrics are served on ("" if
 // none).
 func (s *Scheduler) HealthzAddr() string {

@@ -417,3 +417,20 @@ func (q *Queue) NominatedPodsForNode(nodeName string) []*framework.PodInfo {
 	defer q.mu.Unlock()
 	return q.nominated.forNode(nodeName)
 }
+
+// NominatedPods implements frameworkruntime.Nominator: a copy of the
+// nominations by node. The slices are shared: the nominator never
+// changes an element in place (it appends past their length or builds a
+// new slice).
+func (q *Queue) NominatedPods() map[string][]*framework.PodInfo {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.nominated.byNode) == 0 {
+		return nil
+	}
+	out := make(map[string][]*framework.PodInfo, len(q.nominated.byNode))
+	for node, pods := range q.nominated.byNode {
+		out[node] = pods[:len(pods):len(pods)]
+	}
+	return out
+}

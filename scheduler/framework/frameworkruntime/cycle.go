@@ -125,12 +125,15 @@ func (f *Framework) findFeasibleNodes(ctx context.Context, state *framework.Cycl
 	var firstErr error
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	nominated := f.opts.Nominator
+	var nominated map[string][]*framework.PodInfo
+	if f.opts.Nominator != nil {
+		nominated = f.opts.Nominator.NominatedPods()
+	}
 	check := func(i int) {
 		ni := nodes[(start+i)%len(nodes)]
 		var s *framework.Status
-		if len(f.filter) > 0 || nominated != nil {
-			s = f.runFilterWithNominatedPods(ctx, state, pod, ni)
+		if len(f.filter) > 0 || len(nominated) > 0 {
+			s = f.runFilterWithNominatedPods(ctx, state, pod, ni, nominated[ni.Node().Name])
 		}
 		processed.Add(1)
 		if s.IsSuccess() {
@@ -156,7 +159,7 @@ func (f *Framework) findFeasibleNodes(ctx context.Context, state *framework.Cycl
 			cancel()
 		}
 	}
-	if len(f.filter) == 0 && nominated == nil {
+	if len(f.filter) == 0 && len(nominated) == 0 {
 		for i := 0; i < len(nodes) && i < want; i++ {
 			check(i)
 		}
@@ -224,17 +227,31 @@ func (f *Framework) RunFilterPlugins(ctx context.Context, state *framework.Cycle
 	return nil
 }
 
-// runFilterWithNominatedPods is upstream's two-pass rule: when pods of
-// equal or higher priority are nominated to the node, the pod must fit
-// both with them (as if they were running) and without them (for
-// anti-affinity and spread, which their absence can affect).
-func (f *Framework) runFilterWithNominatedPods(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, ni *framework.NodeInfo) *framework.Status {
+// RunFilterPluginsWithNominatedPods is upstream's two-pass rule: when
+// pods of equal or higher priority are nominated to the node, the pod
+// must fit both with them (as if they were running) and without them
+// (for anti-affinity and spread, which their absence can affect).
+// DefaultPreemption uses it for its dry runs.
+func (f *Framework) RunFilterPluginsWithNominatedPods(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, ni *framework.NodeInfo) *framework.Status {
+	return f.runFilterWithNominatedPods(ctx, state, pod, ni, f.NominatedPodsForNode(ni.Node().Name))
+}
+
+// NominatedPodsForNode is the pods nominated to nodeName by preemption
+// and not bound yet (upstream's PodNominator; DefaultPreemption uses it).
+func (f *Framework) NominatedPodsForNode(nodeName string) []*framework.PodInfo {
+	if f.opts.Nominator == nil {
+		return nil
+	}
+	return f.opts.Nominator.NominatedPodsForNode(nodeName)
+}
+
+// runFilterWithNominatedPods is RunFilterPluginsWithNominatedPods with
+// the node's nominated pods given (read once per cycle).
+func (f *Framework) runFilterWithNominatedPods(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, ni *framework.NodeInfo, onNode []*framework.PodInfo) *framework.Status {
 	var nominated []*framework.PodInfo
-	if f.opts.Nominator != nil {
-		for _, p := range f.opts.Nominator.NominatedPodsForNode(ni.Node().Name) {
-			if p.Pod.UID != pod.UID && podPriority(p.Pod) >= podPriority(pod) {
-				nominated = append(nominated, p)
-			}
+	for _, p := range onNode {
+		if p.Pod.UID != pod.UID && podPriority(p.Pod) >= podPriority(pod) {
+			nominated = append(nominated, p)
 		}
 	}
 	if len(nominated) > 0 {

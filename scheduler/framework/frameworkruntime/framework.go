@@ -20,6 +20,10 @@ import (
 // preemption and are not bound yet (the scheduling queue implements it).
 type Nominator interface {
 	NominatedPodsForNode(nodeName string) []*framework.PodInfo
+	// NominatedPods is every nomination by node name, copied at once: a
+	// scheduling cycle reads it once instead of once per node. The
+	// slices are shared and must not be changed.
+	NominatedPods() map[string][]*framework.PodInfo
 }
 
 // Options are the dependencies of a Framework.

@@ -190,6 +190,7 @@ func TestFilterStartsWhereThePreviousCycleStopped(t *testing.T) {
 type nominatedOn map[string][]*framework.PodInfo
 
 func (n nominatedOn) NominatedPodsForNode(node string) []*framework.PodInfo { return n[node] }
+func (n nominatedOn) NominatedPods() map[string][]*framework.PodInfo        { return n }
 
 // roomForOne rejects a node that already holds a pod.
 type roomForOne struct{}
