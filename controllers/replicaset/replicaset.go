@@ -31,6 +31,11 @@ const Name = "replicaset"
 // BurstReplicas is the most pods one sync creates or deletes (upstream's).
 const BurstReplicas = 500
 
+// MaxInFlightCreates bounds the pod creates one sync has in flight at once
+// (upstream sends a whole batch at once; a bound keeps API server
+// throughput up under bursts of hundreds).
+const MaxInFlightCreates = 32
+
 var controllerKind = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
 
 // Controller is the ReplicaSet controller.
@@ -45,6 +50,8 @@ type Controller struct {
 	clock    clock.Clock
 	logger   *slog.Logger
 	burst    int
+	// maxInFlight bounds concurrent creates within one slow-start batch.
+	maxInFlight int
 }
 
 var _ controllers.Controller = (*Controller)(nil)
@@ -63,16 +70,17 @@ func newController(c controllers.Context) *Controller {
 	rsInf := c.Informers.Apps().V1().ReplicaSets()
 	podInf := c.Informers.Core().V1().Pods()
 	rc := &Controller{
-		client:   c.Client,
-		rsLister: rsInf.Lister(),
-		pods:     podInf.Lister(),
-		synced:   []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		queue:    controllerutil.NewQueue(Name, c),
-		exp:      controllerutil.NewExpectations(c.Clock.Now),
-		recorder: c.Recorder,
-		clock:    c.Clock,
-		logger:   logger.With("controller", Name),
-		burst:    BurstReplicas,
+		client:      c.Client,
+		rsLister:    rsInf.Lister(),
+		pods:        podInf.Lister(),
+		synced:      []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
+		queue:       controllerutil.NewQueue(Name, c),
+		exp:         controllerutil.NewExpectations(c.Clock.Now),
+		recorder:    c.Recorder,
+		clock:       c.Clock,
+		logger:      logger.With("controller", Name),
+		burst:       BurstReplicas,
+		maxInFlight: MaxInFlightCreates,
 	}
 	rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    rc.enqueue,

@@ -98,7 +98,7 @@ func (rc *Controller) manageReplicas(ctx context.Context, key string, pods []*co
 func (rc *Controller) createPods(ctx context.Context, key string, rs *appsv1.ReplicaSet, n int) error {
 	rc.exp.ExpectCreations(key, n)
 	ref := metav1.NewControllerRef(rs, controllerKind)
-	created, err := controllerutil.SlowStartBatch(n, 1, func() error {
+	created, err := controllerutil.SlowStartBatch(n, 1, rc.maxInFlight, func() error {
 		pod, err := controllerutil.PodFromTemplate(&rs.Spec.Template, rs.Namespace, rs.Name, ref)
 		if err != nil {
 			return err
