@@ -21,6 +21,7 @@ func newUpCommand() *cobra.Command {
 	var etcdServers string
 	var node kubeletOptions
 	var sched schedulerOptions
+	var cm controllerManagerOptions
 	withKubelet := true
 	c := &cobra.Command{
 		Use:   "up",
@@ -53,6 +54,13 @@ func newUpCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("root-ca-file") {
+				cm.rootCAFile = filepath.Join(cfg.DataDir, "pki", "ca.crt")
+			}
+			cmCfg, err := cm.managerConfig(cmd.Flags(), logger.With("component", "controller-manager"))
+			if err != nil {
+				return err
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			srv, err := apiserver.Start(ctx, cfg)
@@ -60,7 +68,7 @@ func newUpCommand() *cobra.Command {
 				return err
 			}
 			go trimStartupPages(ctx, logger)
-			done := make(chan error, 2)
+			done := make(chan error, 3)
 			if withKubelet {
 				go func() { done <- runUpKubelet(ctx, srv.Kubeconfig, agentCfg) }()
 			}
@@ -69,16 +77,24 @@ func newUpCommand() *cobra.Command {
 				defer close(schedDone)
 				done <- runUpScheduler(ctx, srv.Kubeconfig, sched, schedCfg)
 			}()
-			// The controller manager joins here as it is built.
+			cmDone := make(chan struct{})
+			go func() {
+				defer close(cmDone)
+				done <- runUpControllerManager(ctx, srv.Kubeconfig, cm, cmCfg)
+			}()
 			select {
 			case <-ctx.Done():
 			case err = <-done:
 				stop()
 			}
-			// The scheduler releases its lease while the API server is up.
-			select {
-			case <-schedDone:
-			case <-time.After(5 * time.Second):
+			// The scheduler and the controller manager release their
+			// leases while the API server is up.
+			wait := time.After(5 * time.Second)
+			for _, ch := range []chan struct{}{schedDone, cmDone} {
+				select {
+				case <-ch:
+				case <-wait:
+				}
 			}
 			if serr := srv.Stop(); serr != nil && err == nil {
 				err = serr
@@ -91,6 +107,7 @@ func newUpCommand() *cobra.Command {
 	c.Flags().Lookup("pod-cidr").DefValue = "10.244.0.0/24"
 	node.podCIDR = "10.244.0.0/24"
 	sched.addFlags(c.Flags(), "scheduler-")
+	cm.addFlags(c.Flags(), "controller-manager-")
 	c.Flags().BoolVar(&withKubelet, "kubelet", true, "also run the kubelet on this host (needs root and containerd)")
 	return c
 }
