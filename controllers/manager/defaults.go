@@ -3,6 +3,7 @@ package manager
 import (
 	"github.com/skiffk8s/skiff/controllers"
 	"github.com/skiffk8s/skiff/controllers/cronjob"
+	"github.com/skiffk8s/skiff/controllers/daemonset"
 	"github.com/skiffk8s/skiff/controllers/deployment"
 	"github.com/skiffk8s/skiff/controllers/endpoints"
 	"github.com/skiffk8s/skiff/controllers/endpointslice"
@@ -20,7 +21,7 @@ import (
 // controller name.
 func DefaultWorkers() map[string]int {
 	return map[string]int{
-		replicaset.Name: 5, deployment.Name: 5, "daemonset": 2, "statefulset": 5,
+		replicaset.Name: 5, deployment.Name: 5, daemonset.Name: 2, "statefulset": 5,
 		job.Name: 5, job.TTLName: 5, cronjob.Name: 5, endpoints.Name: 5, endpointslice.Name: 5,
 		namespace.Name: 10, garbagecollector.Name: 20, serviceaccount.Name: 1, "serviceaccount-token": 5,
 		rootcacertpublisher.Name: 1, nodelifecycle.Name: 1, nodeipam.Name: 1,
@@ -31,6 +32,7 @@ func DefaultWorkers() map[string]int {
 func DefaultControllers() map[string]controllers.InitFunc {
 	return map[string]controllers.InitFunc{
 		cronjob.Name:             cronjob.New,
+		daemonset.Name:           daemonset.New,
 		deployment.Name:          deployment.New,
 		endpoints.Name:           endpoints.New,
 		endpointslice.Name:       endpointslice.New,

@@ -4,7 +4,7 @@ import "testing"
 
 func TestEveryDefaultControllerIsNamedAndHasWorkers(t *testing.T) {
 	workers := DefaultWorkers()
-	for _, name := range []string{"replicaset", "deployment", "endpoint", "endpointslice", "job", "cronjob",
+	for _, name := range []string{"replicaset", "deployment", "daemonset", "endpoint", "endpointslice", "job", "cronjob",
 		"namespace", "garbagecollector", "serviceaccount", "nodeipam", "nodelifecycle"} {
 		if DefaultControllers()[name] == nil {
 			t.Errorf("DefaultControllers lacks %q", name)
