@@ -125,6 +125,11 @@ func (pl *PodTopologySpread) preFilterState(ctx context.Context, pod *corev1.Pod
 		return nil, fmt.Errorf("listing node infos: %w", err)
 	}
 	aff := nodeaffinity.GetRequiredNodeAffinity(pod)
+	cached := make([]*selectorCounts, len(cons))
+	for i := range cons {
+		cached[i] = pl.matchCounts.acquire(cons[i].Selector, pod.Namespace, len(nodes))
+		defer cached[i].release()
+	}
 	// perNode[n][i] is node n's matching pods for constraint i, -1 when
 	// the node does not count for it.
 	perNode := make([][]int, len(nodes))
@@ -139,7 +144,7 @@ func (pl *PodTopologySpread) preFilterState(ctx context.Context, pod *corev1.Pod
 				counts[i] = -1
 				continue
 			}
-			counts[i] = countMatching(nodes[n].Pods, cons[i].Selector, pod.Namespace)
+			counts[i] = cached[i].count(n, nodes[n], cons[i].Selector, pod.Namespace)
 		}
 		perNode[n] = counts
 	})

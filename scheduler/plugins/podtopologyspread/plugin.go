@@ -41,6 +41,9 @@ type PodTopologySpread struct {
 	services     corelisters.ServiceLister
 	replicaSets  appslisters.ReplicaSetLister
 	statefulSets appslisters.StatefulSetLister
+	// matchCounts caches per-node counts of matching pods across
+	// cycles.
+	matchCounts matchCounts
 }
 
 var (

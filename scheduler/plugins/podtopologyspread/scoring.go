@@ -93,6 +93,11 @@ func (pl *PodTopologySpread) PreScore(ctx context.Context, cs *framework.CycleSt
 	}
 
 	aff := nodeaffinity.GetRequiredNodeAffinity(pod)
+	cached := make([]*selectorCounts, len(cons))
+	for i := range cons {
+		cached[i] = pl.matchCounts.acquire(cons[i].Selector, pod.Namespace, len(all))
+		defer cached[i].release()
+	}
 	pl.parallel(ctx, len(all), func(n int) {
 		node := all[n].Node()
 		if node == nil || (requireAll && !hasAllKeys(node.Labels, cons)) {
@@ -108,7 +113,7 @@ func (pl *PodTopologySpread) PreScore(ctx context.Context, cs *framework.CycleSt
 			if cnt == nil {
 				continue
 			}
-			atomic.AddInt64(cnt, int64(countMatching(all[n].Pods, c.Selector, pod.Namespace)))
+			atomic.AddInt64(cnt, int64(cached[i].count(n, all[n], c.Selector, pod.Namespace)))
 		}
 	})
 	cs.Write(preScoreStateKey, s)
