@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -88,7 +89,7 @@ func (f *Framework) SchedulePod(ctx context.Context, state *framework.CycleState
 // findFeasibleNodes runs PreFilter and then Filter over the nodes, from
 // a start position that rotates between cycles, until enough nodes fit.
 func (f *Framework) findFeasibleNodes(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, all []*framework.NodeInfo, diag *Diagnosis) ([]*framework.NodeInfo, error) {
-	result, s := f.RunPreFilterPlugins(ctx, state, pod, all)
+	result, s, narrowedBy := f.RunPreFilterPlugins(ctx, state, pod, all)
 	if !s.IsSuccess() {
 		if !s.IsRejected() {
 			return nil, s.AsError()
@@ -105,7 +106,13 @@ func (f *Framework) findFeasibleNodes(ctx context.Context, state *framework.Cycl
 	nodes := all
 	if !result.AllNodes() {
 		nodes = make([]*framework.NodeInfo, 0, len(result.NodeNames))
-		absent := framework.NewStatus(framework.UnschedulableAndUnresolvable, "node(s) didn't satisfy plugin(s) prefilter result")
+		// As upstream: the nodes a PreFilterResult left out are
+		// unresolvable, naming the plugins that narrowed the nodes.
+		slices.Sort(narrowedBy)
+		absent := framework.NewStatus(framework.UnschedulableAndUnresolvable, fmt.Sprintf("node(s) didn't satisfy plugin(s) %v", narrowedBy))
+		for _, name := range narrowedBy {
+			diag.UnschedulablePlugins[name] = true
+		}
 		for _, ni := range all {
 			if result.NodeNames.Has(ni.Node().Name) {
 				nodes = append(nodes, ni)
@@ -175,9 +182,9 @@ func (f *Framework) findFeasibleNodes(ctx context.Context, state *framework.Cycl
 
 // RunPreFilterPlugins runs every PreFilter plugin; their results are
 // intersected. A Skip marks the plugin's Filter as skipped in state.
-func (f *Framework) RunPreFilterPlugins(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, nodes []*framework.NodeInfo) (*framework.PreFilterResult, *framework.Status) {
+// narrowedBy names the plugins whose result did not keep all nodes.
+func (f *Framework) RunPreFilterPlugins(ctx context.Context, state *framework.CycleState, pod *corev1.Pod, nodes []*framework.NodeInfo) (_ *framework.PreFilterResult, _ *framework.Status, narrowedBy []string) {
 	var result *framework.PreFilterResult
-	var narrowedBy []string
 	for _, p := range f.preFilter {
 		r, s := p.PreFilter(ctx, state, pod, nodes)
 		if s.IsSkip() {
@@ -186,9 +193,9 @@ func (f *Framework) RunPreFilterPlugins(ctx context.Context, state *framework.Cy
 		}
 		if !s.IsSuccess() {
 			if s.IsRejected() {
-				return nil, s.WithPlugin(p.Name())
+				return nil, s.WithPlugin(p.Name()), nil
 			}
-			return nil, framework.AsStatus(fmt.Errorf("running PreFilter plugin %q: %w", p.Name(), s.AsError())).WithPlugin(p.Name())
+			return nil, framework.AsStatus(fmt.Errorf("running PreFilter plugin %q: %w", p.Name(), s.AsError())).WithPlugin(p.Name()), nil
 		}
 		if r.AllNodes() {
 			continue
@@ -204,10 +211,10 @@ func (f *Framework) RunPreFilterPlugins(ctx context.Context, state *framework.Cy
 			if len(narrowedBy) == 1 {
 				msg = fmt.Sprintf("node(s) didn't satisfy plugin %v", narrowedBy[0])
 			}
-			return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, msg).WithPlugin(p.Name())
+			return nil, framework.NewStatus(framework.UnschedulableAndUnresolvable, msg).WithPlugin(p.Name()), narrowedBy
 		}
 	}
-	return result, nil
+	return result, nil, narrowedBy
 }
 
 // RunFilterPlugins implements framework.PluginsRunner: the first

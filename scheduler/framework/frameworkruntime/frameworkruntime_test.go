@@ -2,12 +2,14 @@ package frameworkruntime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/skiffk8s/skiff/scheduler/framework"
 )
@@ -217,5 +219,31 @@ func TestAPodDoesNotTakeTheRoomOfAHigherPriorityNominatedPod(t *testing.T) {
 	res, err = f.SchedulePod(context.Background(), framework.NewCycleState(), prio(1000))
 	if err != nil || res.FeasibleNodes != 2 {
 		t.Errorf("higher-priority pod: %+v (%v), want both nodes feasible", res, err)
+	}
+}
+
+// onlyNode's PreFilter narrows the nodes to one.
+type onlyNode struct{ name string }
+
+func (onlyNode) Name() string { return "OnlyNode" }
+func (o onlyNode) PreFilter(context.Context, *framework.CycleState, *corev1.Pod, []*framework.NodeInfo) (*framework.PreFilterResult, *framework.Status) {
+	return &framework.PreFilterResult{NodeNames: sets.New(o.name)}, nil
+}
+func (onlyNode) PreFilterExtensions() framework.PreFilterExtensions { return nil }
+
+func TestNodesLeftOutByAPreFilterResultAreReportedAsUpstreamDoes(t *testing.T) {
+	f := newTestFramework(t, onlyNode{"a"}, fits{no: map[string]bool{"a": true}})
+	f.SetSnapshot(framework.NewSnapshot(nodes("a", "b", "c"), nil))
+	_, err := f.SchedulePod(context.Background(), framework.NewCycleState(), &corev1.Pod{})
+	var fitErr *FitError
+	if !errors.As(err, &fitErr) {
+		t.Fatalf("SchedulePod = %v, want a FitError", err)
+	}
+	want := "0/3 nodes are available: 1 does not fit, 2 node(s) didn't satisfy plugin(s) [OnlyNode]."
+	if fitErr.Error() != want {
+		t.Errorf("message = %q, want %q", fitErr.Error(), want)
+	}
+	if !fitErr.Diagnosis.UnschedulablePlugins["OnlyNode"] || !fitErr.Diagnosis.UnschedulablePlugins["Fits"] {
+		t.Errorf("unschedulable plugins = %v, want OnlyNode and Fits", fitErr.Diagnosis.UnschedulablePlugins)
 	}
 }
