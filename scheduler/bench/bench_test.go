@@ -9,6 +9,11 @@
 // seen every pod bound, per-pod create→bound p50/p99, and the process
 // heap growth while it ran (the API server and etcd share the process,
 // so it bounds the scheduler's memory from above).
+//
+// BenchmarkSchedulerProcess runs the basic workload against the real
+// `skiff scheduler` binary as a subprocess (built once, static, as the
+// Makefile does) and reports the scheduler's own resident memory and CPU
+// time (see process_test.go).
 package bench
 
 import (
@@ -42,10 +47,10 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func BenchmarkBasic(b *testing.B) { run(b, func(int, *corev1.Pod) {}) }
+func BenchmarkBasic(b *testing.B) { run(b, inProcess, func(int, *corev1.Pod) {}) }
 
 func BenchmarkNodeAffinity(b *testing.B) {
-	run(b, func(_ int, p *corev1.Pod) {
+	run(b, inProcess, func(_ int, p *corev1.Pod) {
 		p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
 			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
 				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: zoneKey, Operator: corev1.NodeSelectorOpIn, Values: []string{"zone-0", "zone-1"}}},
@@ -55,7 +60,7 @@ func BenchmarkNodeAffinity(b *testing.B) {
 }
 
 func BenchmarkTopologySpread(b *testing.B) {
-	run(b, func(_ int, p *corev1.Pod) {
+	run(b, inProcess, func(_ int, p *corev1.Pod) {
 		p.Labels = map[string]string{"app": "spread"}
 		p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
 			MaxSkew: 1, TopologyKey: zoneKey, WhenUnsatisfiable: corev1.DoNotSchedule,
@@ -69,7 +74,7 @@ func BenchmarkTopologySpread(b *testing.B) {
 func BenchmarkPodAntiAffinity(b *testing.B) {
 	nodes, pods := sizes()
 	groups := 2 * ((pods + nodes - 1) / nodes)
-	run(b, func(i int, p *corev1.Pod) {
+	run(b, inProcess, func(i int, p *corev1.Pod) {
 		g := fmt.Sprint("g", i%groups)
 		p.Labels = map[string]string{"group": g}
 		p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
@@ -134,7 +139,33 @@ func parallel(n, workers int, do func(i int)) {
 	wg.Wait()
 }
 
-func run(b *testing.B, shape func(i int, p *corev1.Pod)) {
+// starter starts a scheduler against srv; stop stops it after reporting
+// its own metrics.
+type starter func(ctx context.Context, b *testing.B, srv *apitest.Server) (stop func())
+
+// inProcess runs the scheduler in the benchmark's process (beside the
+// API server and etcd) and reports the process heap growth while it ran.
+func inProcess(ctx context.Context, b *testing.B, srv *apitest.Server) func() {
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	ctx, cancel := context.WithCancel(ctx)
+	s, err := scheduler.New(ctx, scheduler.Config{Client: srv.Client, Registry: plugins.NewInTreeRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Run(ctx) }()
+	return func() {
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), "heap_growth_MiB")
+		cancel()
+		<-done
+	}
+}
+
+func run(b *testing.B, start starter, shape func(i int, p *corev1.Pod)) {
 	numNodes, numPods := sizes()
 	for range b.N {
 		b.StopTimer()
@@ -150,15 +181,7 @@ func run(b *testing.B, shape func(i int, p *corev1.Pod)) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		runtime.GC()
-		var before runtime.MemStats
-		runtime.ReadMemStats(&before)
-		s, err := scheduler.New(ctx, scheduler.Config{Client: client, Registry: plugins.NewInTreeRegistry(), Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		schedDone := make(chan struct{})
-		go func() { defer close(schedDone); _ = s.Run(ctx) }()
+		stop := start(ctx, b, srv)
 
 		created := make([]time.Time, numPods)
 		bound := map[string]time.Time{}
@@ -179,7 +202,7 @@ func run(b *testing.B, shape func(i int, p *corev1.Pod)) {
 			}
 		}()
 		b.StartTimer()
-		start := time.Now()
+		begin := time.Now()
 		parallel(numPods, 32, func(i int) {
 			p := benchPod(i)
 			shape(i, p)
@@ -193,10 +216,8 @@ func run(b *testing.B, shape func(i int, p *corev1.Pod)) {
 		case <-time.After(10 * time.Minute):
 			b.Fatalf("only %d of %d pods bound", len(bound), numPods)
 		}
-		elapsed := time.Since(start)
+		elapsed := time.Since(begin)
 		b.StopTimer()
-		var after runtime.MemStats
-		runtime.ReadMemStats(&after)
 		lat := make([]time.Duration, 0, numPods)
 		for i := range numPods {
 			lat = append(lat, bound[fmt.Sprintf("pod-%05d", i)].Sub(created[i]))
@@ -205,10 +226,9 @@ func run(b *testing.B, shape func(i int, p *corev1.Pod)) {
 		b.ReportMetric(float64(numPods)/elapsed.Seconds(), "pods/s")
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
-		b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), "heap_growth_MiB")
 		b.ReportMetric(0, "ns/op")
+		stop()
 		cancel()
-		<-schedDone
 		w.Stop()
 	}
 }
