@@ -24,14 +24,14 @@ const (
 // at once; one that tolerates them all goes after the smallest
 // tolerationSeconds of the tolerations used (never when none has one).
 func EvictionDelay(taints []corev1.Taint, tolerations []corev1.Toleration) (evict bool, delay time.Duration) {
-	min := time.Duration(-1)
-	any := false
+	shortest := time.Duration(-1)
+	noExecute := false
 	for i := range taints {
 		t := &taints[i]
 		if t.Effect != corev1.TaintEffectNoExecute {
 			continue
 		}
-		any = true
+		noExecute = true
 		tolerated := false
 		for j := range tolerations {
 			tol := &tolerations[j]
@@ -43,18 +43,18 @@ func EvictionDelay(taints []corev1.Taint, tolerations []corev1.Toleration) (evic
 				continue
 			}
 			d := time.Duration(max(*tol.TolerationSeconds, 0)) * time.Second
-			if min < 0 || d < min {
-				min = d
+			if shortest < 0 || d < shortest {
+				shortest = d
 			}
 		}
 		if !tolerated {
 			return true, 0
 		}
 	}
-	if !any || min < 0 {
+	if !noExecute || shortest < 0 {
 		return false, 0
 	}
-	return true, min
+	return true, shortest
 }
 
 // syncPod is the taint manager for one pod: it deletes the pod when its
