@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	fieldsel "k8s.io/apimachinery/pkg/fields"
@@ -439,6 +441,16 @@ func TestClientGoCRUD(t *testing.T) {
 			func(t *testing.T, s *appsv1.StatefulSet) {
 				if *s.Spec.Replicas != 3 || s.Spec.ServiceName != "db" {
 					t.Errorf("replicas %d serviceName %q, want 3 db", *s.Spec.Replicas, s.Spec.ServiceName)
+				}
+			}),
+		cgCRUD("controllerrevisions", cs.AppsV1().ControllerRevisions(ns), &appsv1.ControllerRevision{
+			ObjectMeta: metav1.ObjectMeta{Name: "web-5d8f7c", Namespace: ns},
+			Data:       runtime.RawExtension{Raw: []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"busybox"}]}}}}`)},
+			Revision:   1},
+			func(r *appsv1.ControllerRevision) { r.Revision = 3 },
+			func(t *testing.T, r *appsv1.ControllerRevision) {
+				if r.Revision != 3 || !strings.Contains(string(r.Data.Raw), "busybox") {
+					t.Errorf("revision %d data %s, want 3 and the stored template", r.Revision, r.Data.Raw)
 				}
 			}),
 		cgCRUD("jobs", cs.BatchV1().Jobs(ns), func() *batchv1.Job { j := cgJob("migrate"); j.Namespace = ns; return j }(),
@@ -882,4 +894,26 @@ func TestClientGoEventsBothGroups(t *testing.T) {
 		}
 		return false, nil
 	})
+}
+
+// TestControllerRevisionDataIsImmutable: the DaemonSet and StatefulSet
+// history can be renumbered but its data never changes (422 naming data).
+func TestControllerRevisionDataIsImmutable(t *testing.T) {
+	srv := apitest.Start(t)
+	ctx := cgCtx(t)
+	revs := srv.Client.AppsV1().ControllerRevisions("default")
+	cr, err := revs.Create(ctx, &appsv1.ControllerRevision{ObjectMeta: metav1.ObjectMeta{Name: "db-1"},
+		Data: runtime.RawExtension{Raw: []byte(`{"a":1}`)}, Revision: 1}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr.Data = runtime.RawExtension{Raw: []byte(`{"a":2}`)}
+	_, err = revs.Update(ctx, cr, metav1.UpdateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "data: Invalid value") {
+		t.Errorf("changing data: %v, want 422 naming data", err)
+	}
+	_, err = revs.Create(ctx, &appsv1.ControllerRevision{ObjectMeta: metav1.ObjectMeta{Name: "db-2"}, Revision: -1}, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "revision") {
+		t.Errorf("negative revision: %v, want 422 naming revision", err)
+	}
 }

@@ -7,6 +7,7 @@ package openapi
 // disagrees with their omitempty: true for required, false for optional.
 // Comments are not available at run time; this table carries them.
 var fieldMarkers = map[string]map[string]bool{
+	"io.k8s.api.apps.v1.ControllerRevision":                      {"revision": false},
 	"io.k8s.api.apps.v1.DaemonSet":                               {"spec": true},
 	"io.k8s.api.apps.v1.DaemonSetCondition":                      {"status": false, "type": false},
 	"io.k8s.api.apps.v1.Deployment":                              {"spec": true},

@@ -56,6 +56,8 @@ func printerFor(gr schema.GroupResource) printer {
 			return printer{daemonSetColumns, typed(daemonSetRow)}
 		case "statefulsets":
 			return printer{statefulSetColumns, typed(statefulSetRow)}
+		case "controllerrevisions":
+			return printer{controllerRevisionColumns, typed(controllerRevisionRow)}
 		}
 	case "batch":
 		switch gr.Resource {

@@ -2,6 +2,7 @@ package printers
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -9,6 +10,7 @@ import (
 	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Descriptions of the wide columns every pod controller has.
@@ -100,4 +102,26 @@ func statefulSetRow(ss *appsv1.StatefulSet, now time.Time) metav1.TableRow {
 	names, images := containerCells(ss.Spec.Template.Spec.Containers)
 	return cells(ss.Name, fmt.Sprintf("%d/%d", ss.Status.ReadyReplicas, replicas(ss.Spec.Replicas)),
 		age(ss.CreationTimestamp, now), names, images)
+}
+
+var controllerRevisionColumns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name", Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]},
+	{Name: "Controller", Type: "string", Description: "Controller of the object"},
+	{Name: "Revision", Type: "number", Description: appsv1.ControllerRevision{}.SwaggerDoc()["revision"]},
+	{Name: "Age", Type: "string", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]},
+}
+
+// controllerRevisionRow names the controller as upstream: kind.group/name
+// ("daemonset.apps/web"), or <none>.
+func controllerRevisionRow(cr *appsv1.ControllerRevision, now time.Time) metav1.TableRow {
+	controller := "<none>"
+	if ref := metav1.GetControllerOf(cr); ref != nil {
+		gv, _ := schema.ParseGroupVersion(ref.APIVersion)
+		controller = strings.ToLower(ref.Kind)
+		if gv.Group != "" {
+			controller += "." + gv.Group
+		}
+		controller += "/" + ref.Name
+	}
+	return cells(cr.Name, controller, cr.Revision, age(cr.CreationTimestamp, now))
 }

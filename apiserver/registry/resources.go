@@ -71,6 +71,9 @@ func All() []*Resource {
 		{Group: "apps", Version: "v1", Resource: "statefulsets", Kind: "StatefulSet", SingularName: "statefulset", ShortNames: []string{"sts"}, Categories: []string{"all"}, Namespaced: true,
 			New: func() runtime.Object { return &appsv1.StatefulSet{} }, NewList: func() runtime.Object { return &appsv1.StatefulSetList{} },
 			Status: true, Scale: true, Generation: true, Strategy: statefulSetStrategy{}},
+		{Group: "apps", Version: "v1", Resource: "controllerrevisions", Kind: "ControllerRevision", SingularName: "controllerrevision", Namespaced: true,
+			New: func() runtime.Object { return &appsv1.ControllerRevision{} }, NewList: func() runtime.Object { return &appsv1.ControllerRevisionList{} },
+			Strategy: controllerRevisionStrategy{}},
 		// batch/v1
 		{Group: "batch", Version: "v1", Resource: "jobs", Kind: "Job", SingularName: "job", Categories: []string{"all"}, Namespaced: true,
 			New: func() runtime.Object { return &batchv1.Job{} }, NewList: func() runtime.Object { return &batchv1.JobList{} },

@@ -15,13 +15,14 @@ import (
 	"github.com/skiffk8s/skiff/controllers/replicaset"
 	"github.com/skiffk8s/skiff/controllers/rootcacertpublisher"
 	"github.com/skiffk8s/skiff/controllers/serviceaccount"
+	"github.com/skiffk8s/skiff/controllers/statefulset"
 )
 
 // DefaultWorkers returns upstream's default --concurrent-*-syncs by
 // controller name.
 func DefaultWorkers() map[string]int {
 	return map[string]int{
-		replicaset.Name: 5, deployment.Name: 5, daemonset.Name: 2, "statefulset": 5,
+		replicaset.Name: 5, deployment.Name: 5, daemonset.Name: 2, statefulset.Name: 5,
 		job.Name: 5, job.TTLName: 5, cronjob.Name: 5, endpoints.Name: 5, endpointslice.Name: 5,
 		namespace.Name: 10, garbagecollector.Name: 20, serviceaccount.Name: 1, "serviceaccount-token": 5,
 		rootcacertpublisher.Name: 1, nodelifecycle.Name: 1, nodeipam.Name: 1,
@@ -45,5 +46,6 @@ func DefaultControllers() map[string]controllers.InitFunc {
 		replicaset.Name:          replicaset.New,
 		rootcacertpublisher.Name: rootcacertpublisher.New,
 		serviceaccount.Name:      serviceaccount.New,
+		statefulset.Name:         statefulset.New,
 	}
 }
