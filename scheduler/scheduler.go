@@ -18,6 +18,7 @@ import (
 	"os"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -120,7 +121,7 @@ func New(ctx context.Context, cfg Config) (*Scheduler, error) {
 	}
 	s := &Scheduler{
 		cfg: cfg, log: cfg.Logger, clock: cfg.Clock, client: cfg.Client,
-		factory:  informers.NewSharedInformerFactory(cfg.Client, 0),
+		factory:  informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTransform(trimManagedFields)),
 		profiles: map[string]*frameworkruntime.Framework{},
 		cache:    schedcache.New(cfg.Clock, cfg.AssumedPodTTL),
 		snapshot: schedcache.NewEmptySnapshot(),
@@ -165,6 +166,16 @@ func New(ctx context.Context, cfg Config) (*Scheduler, error) {
 		}
 	}
 	return s, nil
+}
+
+// trimManagedFields drops metadata.managedFields from informed objects
+// (as kube-scheduler does): no plugin reads them, and they are a large
+// part of every cached pod and node.
+func trimManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok && m.GetManagedFields() != nil {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }
 
 // lazyNominator lets profiles be built before the queue exists.
