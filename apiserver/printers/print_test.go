@@ -40,6 +40,7 @@ func TestEveryServedResourcePrintsUpstreamColumns(t *testing.T) {
 		"replicasets.apps":                       {"Name|Desired|Current|Ready|Age", "Containers|Images|Selector"},
 		"daemonsets.apps":                        {"Name|Desired|Current|Ready|Up-to-date|Available|Node Selector|Age", "Containers|Images|Selector"},
 		"statefulsets.apps":                      {"Name|Ready|Age", "Containers|Images"},
+		"controllerrevisions.apps":               {"Name|Controller|Revision|Age", ""},
 		"jobs.batch":                             {"Name|Status|Completions|Duration|Age", "Containers|Images|Selector"},
 		"cronjobs.batch":                         {"Name|Schedule|Timezone|Suspend|Active|Last Schedule|Age", "Containers|Images|Selector"},
 		"priorityclasses.scheduling.k8s.io":      {"Name|Value|Global-Default|Age|PreemptionPolicy", ""},

@@ -107,7 +107,7 @@ func statefulSetRow(ss *appsv1.StatefulSet, now time.Time) metav1.TableRow {
 var controllerRevisionColumns = []metav1.TableColumnDefinition{
 	{Name: "Name", Type: "string", Format: "name", Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]},
 	{Name: "Controller", Type: "string", Description: "Controller of the object"},
-	{Name: "Revision", Type: "number", Description: appsv1.ControllerRevision{}.SwaggerDoc()["revision"]},
+	{Name: "Revision", Type: "integer", Description: appsv1.ControllerRevision{}.SwaggerDoc()["revision"]},
 	{Name: "Age", Type: "string", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]},
 }
 

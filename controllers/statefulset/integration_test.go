@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/skiffk8s/skiff/controllers/internal/ctrltest"
@@ -65,9 +66,18 @@ func TestIntegrationOrderedReady(t *testing.T) {
 
 	// Scale 2 → 3 → 1: web-2 after web-1; then web-2 goes before web-1.
 	scale := func(n int32) {
-		s, _ := cs.AppsV1().StatefulSets("default").Get(ctx, "web", metav1.GetOptions{})
-		s.Spec.Replicas = ptr.To(n)
-		if _, err := cs.AppsV1().StatefulSets("default").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+		// The controller writes status meanwhile: retry on conflicts, as
+		// kubectl scale does.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			s, err := cs.AppsV1().StatefulSets("default").Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			s.Spec.Replicas = ptr.To(n)
+			_, err = cs.AppsV1().StatefulSets("default").Update(ctx, s, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
