@@ -4,6 +4,7 @@
 //
 //	go test ./scheduler/bench -run - -bench . -benchtime 1x
 //	SKIFF_BENCH_NODES=1000 SKIFF_BENCH_PODS=10000 go test ./scheduler/bench -run - -bench Basic -benchtime 1x
+//	SKIFF_BENCH_HEAPPROFILE=heap.out go test ./scheduler/bench -run - -bench Basic -benchtime 1x
 //
 // Each workload reports pods/s from the first create until a watch has
 // seen every pod bound, per-pod create→bound p50/p99, and the process
@@ -22,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -157,11 +159,29 @@ func inProcess(ctx context.Context, b *testing.B, srv *apitest.Server) func() {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Run(ctx) }()
 	return func() {
+		if path := os.Getenv("SKIFF_BENCH_HEAPPROFILE"); path != "" {
+			writeHeapProfile(b, path)
+		}
 		var after runtime.MemStats
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), "heap_growth_MiB")
 		cancel()
 		<-done
+	}
+}
+
+// writeHeapProfile writes the heap profile (after a GC) to path: with
+// SKIFF_BENCH_HEAPPROFILE set, the in-process workloads write one once
+// every pod is bound.
+func writeHeapProfile(b *testing.B, path string) {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
 	}
 }
 

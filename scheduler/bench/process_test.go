@@ -71,6 +71,9 @@ func subprocess(ctx context.Context, b *testing.B, srv *apitest.Server) func() {
 		"--leader-elect=false", "--healthz-bind-address", "",
 		"--kube-api-qps", "5000", "--kube-api-burst", "5000")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// SKIFF_BENCH_SCHEDULER_ENV adds variables (space-separated k=v) to
+	// the scheduler's environment only, e.g. "GOMEMLIMIT=64MiB GOGC=100".
+	cmd.Env = append(os.Environ(), strings.Fields(os.Getenv("SKIFF_BENCH_SCHEDULER_ENV"))...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
