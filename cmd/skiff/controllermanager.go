@@ -98,8 +98,8 @@ func (o *controllerManagerOptions) addFlags(fs *pflag.FlagSet, prefix string) {
 	fs.DurationVar(&o.renewDeadline, prefix+"leader-elect-renew-deadline", manager.DefaultRenewDeadline, "how long the leader tries to renew before giving up")
 	fs.DurationVar(&o.retryPeriod, prefix+"leader-elect-retry-period", manager.DefaultRetryPeriod, "how often replicas try to acquire or renew the lease")
 	fs.StringVar(&o.healthzAddr, prefix+"healthz-bind-address", manager.DefaultHealthzAddr, `host:port serving /healthz and /metrics over HTTP ("" for none)`)
-	fs.Float32Var(&o.qps, prefix+"kube-api-qps", 100, "requests per second to the API server")
-	fs.IntVar(&o.burst, prefix+"kube-api-burst", 200, "burst of requests to the API server")
+	fs.Float32Var(&o.qps, prefix+"kube-api-qps", 500, "requests per second to the API server (a ReplicaSet scaled by 3,000 is 3,000 creates)")
+	fs.IntVar(&o.burst, prefix+"kube-api-burst", 1000, "burst of requests to the API server")
 	if fs.Lookup("cluster-cidr") == nil {
 		fs.StringVar(&o.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "the pod network, split into a podCIDR per node")
 	}
