@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/skiffk8s/skiff/scheduler/framework"
 )
 
 func testNode(name string, images ...string) *corev1.Node {
@@ -156,5 +159,41 @@ func TestImageStatesCountTheNodesHoldingEachImage(t *testing.T) {
 	}
 	if got := n2.ImageStates["redis"].NumNodes; got != 1 {
 		t.Errorf("n2 redis NumNodes = %d, want 1", got)
+	}
+}
+
+func TestAnIncrementalSnapshotKeepsTheNodeOrderAndTheAffinityLists(t *testing.T) {
+	c := New(clocktesting.NewFakeClock(time.Unix(0, 0)), 0)
+	s := NewEmptySnapshot()
+	for _, n := range []string{"n1", "n2", "n3"} {
+		c.AddNode(testNode(n))
+	}
+	c.UpdateSnapshot(s)
+	anti := testPod("anti", "n2")
+	anti.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+		TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}},
+	}}}}
+	c.AddPod(anti)
+	c.UpdateSnapshot(s)
+	names := func(nis []*framework.NodeInfo) (out []string) {
+		for _, ni := range nis {
+			out = append(out, ni.Node().Name)
+		}
+		return out
+	}
+	all, _ := s.NodeInfos().List()
+	withAnti, _ := s.NodeInfos().HavePodsWithRequiredAntiAffinityList()
+	withAff, _ := s.NodeInfos().HavePodsWithAffinityList()
+	n2, _ := s.NodeInfos().Get("n2")
+	if got := fmt.Sprint(names(all), names(withAnti), names(withAff)); got != "[n1 n2 n3] [n2] [n2]" {
+		t.Errorf("nodes, with anti-affinity, with affinity = %s, want [n1 n2 n3] [n2] [n2]", got)
+	}
+	if len(n2.Pods) != 1 || withAnti[0] != n2 {
+		t.Errorf("the lists do not hold the new copy of n2")
+	}
+	c.RemovePod(anti)
+	c.UpdateSnapshot(s)
+	if withAnti, _ := s.NodeInfos().HavePodsWithRequiredAntiAffinityList(); len(withAnti) != 0 {
+		t.Errorf("after the pod left: with anti-affinity = %v, want none", names(withAnti))
 	}
 }

@@ -29,18 +29,20 @@ func (c *Cache) UpdateSnapshot(s *Snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	changed := c.listChanged
+	var clones []*framework.NodeInfo
 	for name, ni := range c.nodes {
 		if ni.Generation <= s.generation {
 			continue
 		}
-		changed = true
 		if ni.Node() == nil {
+			changed = true
 			delete(s.infos, name)
 			continue
 		}
 		clone := ni.Clone()
 		clone.ImageStates = c.imageSummariesLocked(ni.Node())
 		s.infos[name] = clone
+		clones = append(clones, clone)
 	}
 	if c.listChanged {
 		for name := range s.infos {
@@ -51,7 +53,9 @@ func (c *Cache) UpdateSnapshot(s *Snapshot) {
 	}
 	s.generation = c.generation
 	c.listChanged = false
-	if !changed {
+	// The same nodes in the same order: swap the changed ones in (usually
+	// one or two per cycle) rather than rebuild the lists and index.
+	if !changed && (len(clones) == 0 || s.Snapshot.Replace(clones...)) {
 		return
 	}
 	list := make([]*framework.NodeInfo, 0, len(c.nodeOrder))

@@ -11,8 +11,9 @@ import (
 // with NewSnapshot.
 type Snapshot struct {
 	// Nodes in a stable order; byName indexes them.
-	Nodes  []*NodeInfo
-	byName map[string]*NodeInfo
+	Nodes []*NodeInfo
+	// byName is each node's index in Nodes.
+	byName map[string]int
 	// withAffinity and withRequiredAntiAffinity are the nodes holding
 	// such pods.
 	withAffinity, withRequiredAntiAffinity []*NodeInfo
@@ -42,9 +43,18 @@ func NewSnapshot(nodes []*corev1.Node, pods []*corev1.Pod) *Snapshot {
 // NewSnapshotFromInfos builds a snapshot of the given NodeInfos (which
 // must all have a node).
 func NewSnapshotFromInfos(infos []*NodeInfo) *Snapshot {
-	s := &Snapshot{Nodes: infos, byName: make(map[string]*NodeInfo, len(infos))}
-	for _, ni := range infos {
-		s.byName[ni.Node().Name] = ni
+	s := &Snapshot{Nodes: infos, byName: make(map[string]int, len(infos))}
+	for i, ni := range infos {
+		s.byName[ni.Node().Name] = i
+	}
+	s.listAffinity()
+	return s
+}
+
+// listAffinity rebuilds withAffinity and withRequiredAntiAffinity.
+func (s *Snapshot) listAffinity() {
+	s.withAffinity, s.withRequiredAntiAffinity = s.withAffinity[:0:0], s.withRequiredAntiAffinity[:0:0]
+	for _, ni := range s.Nodes {
 		if len(ni.PodsWithAffinity) > 0 {
 			s.withAffinity = append(s.withAffinity, ni)
 		}
@@ -52,7 +62,23 @@ func NewSnapshotFromInfos(infos []*NodeInfo) *Snapshot {
 			s.withRequiredAntiAffinity = append(s.withRequiredAntiAffinity, ni)
 		}
 	}
-	return s
+}
+
+// Replace puts each of infos in place of the snapshot's node of the same
+// name, in the same position, and reports whether the snapshot had them
+// all (if not, it is unchanged). It changes the snapshot in place: the
+// scheduler's cache uses it between cycles, when no plugin reads it.
+func (s *Snapshot) Replace(infos ...*NodeInfo) bool {
+	for _, ni := range infos {
+		if _, ok := s.byName[ni.Node().Name]; !ok {
+			return false
+		}
+	}
+	for _, ni := range infos {
+		s.Nodes[s.byName[ni.Node().Name]] = ni
+	}
+	s.listAffinity()
+	return true
 }
 
 // NodeInfos implements SharedLister.
@@ -71,8 +97,8 @@ func (s *Snapshot) HavePodsWithRequiredAntiAffinityList() ([]*NodeInfo, error) {
 
 // Get implements NodeInfoLister.
 func (s *Snapshot) Get(name string) (*NodeInfo, error) {
-	if ni, ok := s.byName[name]; ok {
-		return ni, nil
+	if i, ok := s.byName[name]; ok {
+		return s.Nodes[i], nil
 	}
 	return nil, fmt.Errorf("node %q not found in the snapshot", name)
 }
