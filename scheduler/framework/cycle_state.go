@@ -2,7 +2,9 @@ package framework
 
 import (
 	"fmt"
+	"maps"
 	"sync"
+	"sync/atomic"
 )
 
 // StateKey names one plugin's data in a CycleState (usually
@@ -17,10 +19,12 @@ type StateData interface {
 }
 
 // CycleState holds plugins' data for one scheduling cycle of one pod.
-// It is safe for concurrent use (Filter and Score run in parallel).
+// It is safe for concurrent use (Filter and Score run in parallel). Reads
+// take no lock: the data map is copied on write (writes are a few per
+// cycle, in PreFilter and PreScore; reads are one per node and plugin).
 type CycleState struct {
-	mu   sync.RWMutex
-	data map[StateKey]StateData
+	mu   sync.Mutex // serializes writers
+	data atomic.Pointer[map[StateKey]StateData]
 	// SkipFilterPlugins and SkipScorePlugins are the plugins whose
 	// PreFilter or PreScore returned Skip (set by the framework).
 	SkipFilterPlugins map[string]bool
@@ -29,14 +33,19 @@ type CycleState struct {
 
 // NewCycleState returns an empty state.
 func NewCycleState() *CycleState {
-	return &CycleState{data: map[StateKey]StateData{}, SkipFilterPlugins: map[string]bool{}, SkipScorePlugins: map[string]bool{}}
+	return &CycleState{SkipFilterPlugins: map[string]bool{}, SkipScorePlugins: map[string]bool{}}
+}
+
+func (c *CycleState) load() map[StateKey]StateData {
+	if m := c.data.Load(); m != nil {
+		return *m
+	}
+	return nil
 }
 
 // Read returns the data stored under key, or an error naming the key.
 func (c *CycleState) Read(key StateKey) (StateData, error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if v, ok := c.data[key]; ok {
+	if v, ok := c.load()[key]; ok {
 		return v, nil
 	}
 	return nil, fmt.Errorf("cycle state: %q not found", key)
@@ -46,14 +55,21 @@ func (c *CycleState) Read(key StateKey) (StateData, error) {
 func (c *CycleState) Write(key StateKey, data StateData) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.data[key] = data
+	m := maps.Clone(c.load())
+	if m == nil {
+		m = map[StateKey]StateData{}
+	}
+	m[key] = data
+	c.data.Store(&m)
 }
 
 // Delete removes key.
 func (c *CycleState) Delete(key StateKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.data, key)
+	m := maps.Clone(c.load())
+	delete(m, key)
+	c.data.Store(&m)
 }
 
 // Clone deep-copies the state (each value with its Clone).
@@ -61,12 +77,14 @@ func (c *CycleState) Clone() *CycleState {
 	if c == nil {
 		return nil
 	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	out := NewCycleState()
-	for k, v := range c.data {
-		out.data[k] = v.Clone()
+	data := make(map[StateKey]StateData, len(c.load()))
+	for k, v := range c.load() {
+		data[k] = v.Clone()
 	}
+	out.data.Store(&data)
 	for k, v := range c.SkipFilterPlugins {
 		out.SkipFilterPlugins[k] = v
 	}
