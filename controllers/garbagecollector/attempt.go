@@ -74,11 +74,12 @@ func (gc *Controller) get(ctx context.Context, ref objectRef) (*metav1.PartialOb
 	return obj, nil
 }
 
-// attemptToDelete decides about one node, as upstream's
-// attemptToDeleteItem: it deletes an object all of whose owners are gone
-// or being deleted in the foreground, drops owner references to such
-// owners from an object that still has a live owner, and finishes the
-// foreground deletion of an object whose blocking dependents are gone.
+// attemptToDelete handles one node, as upstream's attemptToDeleteItem:
+// it finishes the foreground deletion of an object whose blocking
+// dependents are gone; otherwise it reads the object and its owners and
+// carries out decide's decision (delete an object all of whose owners
+// are gone or being deleted in the foreground, drop owner references to
+// such owners from an object that still has a live owner).
 func (gc *Controller) attemptToDelete(ctx context.Context, n *node) error {
 	s := gc.graph.snapshot(n)
 	if s.beingDeleted && !s.deleting {
@@ -95,50 +96,23 @@ func (gc *Controller) attemptToDelete(ctx context.Context, n *node) error {
 	if s.deleting {
 		return gc.finishForeground(ctx, s, latest)
 	}
-	if len(latest.OwnerReferences) == 0 {
-		return nil
-	}
-	var solid, dangling, waiting []metav1.OwnerReference
-	for _, ref := range latest.OwnerReferences {
+	owners := make([]*metav1.PartialObjectMetadata, len(latest.OwnerReferences))
+	for i, ref := range latest.OwnerReferences {
 		owner := objectRef{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name, UID: ref.UID,
 			Namespace: gc.mapper.ownerNamespace(ref, latest.Namespace)}
-		o, err := gc.get(ctx, owner)
-		switch {
-		case err != nil:
+		if owners[i], err = gc.get(ctx, owner); err != nil {
 			return err
-		case o == nil:
-			dangling = append(dangling, ref)
-		case o.DeletionTimestamp != nil && slices.Contains(o.Finalizers, metav1.FinalizerDeleteDependents):
-			waiting = append(waiting, ref)
-		default:
-			solid = append(solid, ref)
 		}
 	}
-	switch {
-	case len(solid) > 0:
-		if len(dangling) == 0 && len(waiting) == 0 {
-			return nil
-		}
-		drop := map[types.UID]bool{}
-		for _, r := range append(dangling, waiting...) {
-			drop[r.UID] = true
-		}
+	d := decide(latest, owners, len(s.dependents) > 0)
+	switch d.action {
+	case dropOwnerRefs:
 		gc.log.Info("removing owner references to owners gone or being deleted", "object", s.id.String())
-		return gc.patchOwnerRefs(ctx, s.id, latest, func(r metav1.OwnerReference) bool { return !drop[r.UID] })
-	case len(waiting) > 0 && len(s.dependents) > 0:
-		// Its owner waits for it, and it has dependents of its own:
-		// delete it in the foreground too.
-		return gc.delete(ctx, s.id, metav1.DeletePropagationForeground)
-	default:
-		policy := metav1.DeletePropagationBackground
-		switch {
-		case slices.Contains(latest.Finalizers, metav1.FinalizerOrphanDependents):
-			policy = metav1.DeletePropagationOrphan
-		case slices.Contains(latest.Finalizers, metav1.FinalizerDeleteDependents):
-			policy = metav1.DeletePropagationForeground
-		}
-		return gc.delete(ctx, s.id, policy)
+		return gc.patchOwnerRefs(ctx, s.id, latest, func(r metav1.OwnerReference) bool { return !slices.Contains(d.drop, r.UID) })
+	case deleteDependent:
+		return gc.delete(ctx, s.id, d.policy)
 	}
+	return nil
 }
 
 // finishForeground removes the foregroundDeletion finalizer once no
