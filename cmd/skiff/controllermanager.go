@@ -76,6 +76,7 @@ func newControllerManagerCommand() *cobra.Command {
 			o.tuneClient(&cfg)
 			ctx, stop := signalContext()
 			defer stop()
+			tuneGC()
 			go trimStartupPages(ctx, logger)
 			return manager.Run(ctx, cfg)
 		},

@@ -130,6 +130,7 @@ func runKubelet(ctx context.Context, o kubeletOptions) error {
 	if cfg.Client, err = kubeletClient(o.kubeconfig); err != nil {
 		return fmt.Errorf("--kubeconfig: %w", err)
 	}
+	tuneGC()
 	go trimStartupPages(ctx, cfg.Logger)
 	return agent.Run(ctx, cfg)
 }

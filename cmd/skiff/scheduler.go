@@ -49,6 +49,7 @@ func newSchedulerCommand() *cobra.Command {
 			}
 			ctx, stop := signalContext()
 			defer stop()
+			tuneGC()
 			go trimStartupPages(ctx, logger)
 			return scheduler.Run(ctx, cfg)
 		},
