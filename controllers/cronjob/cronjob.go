@@ -34,6 +34,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/skiffk8s/skiff/controllers"
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 	"github.com/skiffk8s/skiff/controllers/internal/ctrlutil"
 )
 
@@ -72,7 +73,7 @@ func newController(c controllers.Context) *Controller {
 		queue:  ctrlutil.NewQueue(Name, c),
 	}
 	enqueue := func(obj any) {
-		if key := ctrlutil.Key(obj); key != "" {
+		if key := controllerutil.Key(obj); key != "" {
 			jm.queue.Add(key)
 		}
 	}
@@ -100,7 +101,7 @@ func (jm *Controller) Name() string { return Name }
 
 // Run implements controllers.Controller.
 func (jm *Controller) Run(ctx context.Context, workers int) error {
-	return ctrlutil.Run(ctx, Name, jm.logger, jm.queue, workers, jm.sync, jm.synced...)
+	return controllerutil.Run(ctx, Name, jm.logger, jm.queue, workers, jm.sync, jm.synced...)
 }
 
 // sync trims the cronjob's history, starts its due Job, updates its

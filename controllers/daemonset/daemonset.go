@@ -27,6 +27,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiffk8s/skiff/controllers"
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 	"github.com/skiffk8s/skiff/controllers/internal/ctrlutil"
 	"github.com/skiffk8s/skiff/controllers/internal/history"
 )
@@ -69,7 +70,7 @@ func newController(c controllers.Context) *Controller {
 		expect:  ctrlutil.NewExpectations(c.Clock.Now),
 	}
 	enqueue := func(obj any) {
-		if key := ctrlutil.Key(obj); key != "" {
+		if key := controllerutil.Key(obj); key != "" {
 			dc.queue.Add(key)
 		}
 	}
@@ -85,7 +86,7 @@ func newController(c controllers.Context) *Controller {
 	nodeEvent := func(any) {
 		all, _ := dc.sets.List(labels.Everything())
 		for _, ds := range all {
-			dc.queue.Add(ctrlutil.Key(ds))
+			dc.queue.Add(controllerutil.Key(ds))
 		}
 	}
 	nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -118,5 +119,5 @@ func (dc *Controller) Name() string { return Name }
 
 // Run implements controllers.Controller.
 func (dc *Controller) Run(ctx context.Context, workers int) error {
-	return ctrlutil.Run(ctx, Name, dc.logger, dc.queue, workers, dc.sync, dc.synced...)
+	return controllerutil.Run(ctx, Name, dc.logger, dc.queue, workers, dc.sync, dc.synced...)
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 	"github.com/skiffk8s/skiff/controllers/internal/ctrlutil"
 	"github.com/skiffk8s/skiff/controllers/internal/history"
 )
@@ -130,7 +131,7 @@ func (dc *Controller) plan(ds *appsv1.DaemonSet, nodes []*corev1.Node, byNode ma
 				deletes = append(deletes, cur[1:]...) // keep the oldest
 				cur = cur[:1]
 			}
-			anyAvailable := slices.ContainsFunc(pods, func(p *corev1.Pod) bool { return ctrlutil.IsPodAvailable(p, ds.Spec.MinReadySeconds, now) })
+			anyAvailable := slices.ContainsFunc(pods, func(p *corev1.Pod) bool { return controllerutil.IsPodAvailable(p, ds.Spec.MinReadySeconds, now) })
 			if !anyAvailable {
 				unavailable++
 			}
@@ -139,7 +140,7 @@ func (dc *Controller) plan(ds *appsv1.DaemonSet, nodes []*corev1.Node, byNode ma
 			case !rolling:
 			case len(cur) == 1:
 				// A surge pod replaces the old ones once available.
-				if ctrlutil.IsPodAvailable(cur[0], ds.Spec.MinReadySeconds, now) {
+				if controllerutil.IsPodAvailable(cur[0], ds.Spec.MinReadySeconds, now) {
 					deletes = append(deletes, old...)
 				}
 			default:
@@ -158,7 +159,7 @@ func (dc *Controller) plan(ds *appsv1.DaemonSet, nodes []*corev1.Node, byNode ma
 	budget := maxUnavailable - unavailable
 	surge := maxSurge
 	for _, o := range olds {
-		available := ctrlutil.IsPodAvailable(o.old, ds.Spec.MinReadySeconds, now)
+		available := controllerutil.IsPodAvailable(o.old, ds.Spec.MinReadySeconds, now)
 		switch {
 		case !available:
 			deletes = append(deletes, o.old) // already unavailable: free to replace
@@ -262,9 +263,9 @@ func (dc *Controller) updateStatus(ctx context.Context, ds *appsv1.DaemonSet, no
 			sorted := slices.Clone(pods)
 			slices.SortFunc(sorted, func(a, b *corev1.Pod) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
 			p := sorted[0]
-			if ctrlutil.IsPodReady(p) {
+			if controllerutil.IsPodReady(p) {
 				st.NumberReady++
-				if ctrlutil.IsPodAvailable(p, ds.Spec.MinReadySeconds, now) {
+				if controllerutil.IsPodAvailable(p, ds.Spec.MinReadySeconds, now) {
 					st.NumberAvailable++
 				}
 			}

@@ -18,8 +18,8 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiffk8s/skiff/controllers"
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 	"github.com/skiffk8s/skiff/controllers/internal/endpointsutil"
-	"github.com/skiffk8s/skiff/controllers/internal/workers"
 )
 
 // Name is the controller's name (upstream's --controllers name).
@@ -44,7 +44,7 @@ type Controller struct {
 	recorder record.EventRecorder
 	clock    clock.PassiveClock
 	logger   *slog.Logger
-	queue    workers.Queue
+	queue    controllerutil.Queue
 	synced   []cache.InformerSynced
 }
 
@@ -68,11 +68,11 @@ func New(ctx context.Context, c controllers.Context) (controllers.Controller, er
 		recorder: c.Recorder,
 		clock:    c.Clock,
 		logger:   logger.With("controller", Name),
-		queue:    workers.NewQueue(Name, c),
+		queue:    controllerutil.NewQueue(Name, c),
 		synced:   []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, epInf.Informer().HasSynced},
 	}
 	enqueue := func(obj any) {
-		if k := workers.Key(obj); k != "" {
+		if k := controllerutil.Key(obj); k != "" {
 			ctl.queue.Add(k)
 		}
 	}
@@ -102,7 +102,7 @@ func (c *Controller) Name() string { return Name }
 
 // Run implements controllers.Controller.
 func (c *Controller) Run(ctx context.Context, n int) error {
-	return workers.Run(ctx, Name, c.logger, c.queue, n, c.sync, c.synced...)
+	return controllerutil.Run(ctx, Name, c.logger, c.queue, n, c.sync, c.synced...)
 }
 
 // enqueuePod adds the keys of the Services selecting pod.

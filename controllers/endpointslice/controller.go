@@ -23,8 +23,8 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/skiffk8s/skiff/controllers"
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 	"github.com/skiffk8s/skiff/controllers/internal/endpointsutil"
-	"github.com/skiffk8s/skiff/controllers/internal/workers"
 )
 
 // Name is the controller's name (upstream's --controllers name).
@@ -46,7 +46,7 @@ type Controller struct {
 	slices   discoverylisters.EndpointSliceLister
 	recorder record.EventRecorder
 	logger   *slog.Logger
-	queue    workers.Queue
+	queue    controllerutil.Queue
 	synced   []cache.InformerSynced
 	// maxPerSlice is the most endpoints one slice holds.
 	maxPerSlice int
@@ -82,13 +82,13 @@ func New(ctx context.Context, c controllers.Context) (controllers.Controller, er
 		slices:      esInf.Lister(),
 		recorder:    c.Recorder,
 		logger:      logger.With("controller", Name),
-		queue:       workers.NewQueue(Name, c),
+		queue:       controllerutil.NewQueue(Name, c),
 		maxPerSlice: maxPer,
 		synced: []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced,
 			nodeInf.Informer().HasSynced, esInf.Informer().HasSynced},
 	}
 	enqueue := func(obj any) {
-		if k := workers.Key(obj); k != "" {
+		if k := controllerutil.Key(obj); k != "" {
 			ctl.queue.Add(k)
 		}
 	}
@@ -117,7 +117,7 @@ func (c *Controller) Name() string { return Name }
 
 // Run implements controllers.Controller.
 func (c *Controller) Run(ctx context.Context, n int) error {
-	return workers.Run(ctx, Name, c.logger, c.queue, n, c.sync, c.synced...)
+	return controllerutil.Run(ctx, Name, c.logger, c.queue, n, c.sync, c.synced...)
 }
 
 func (c *Controller) enqueuePod(obj any) {

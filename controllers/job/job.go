@@ -33,6 +33,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiffk8s/skiff/controllers"
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 	"github.com/skiffk8s/skiff/controllers/internal/ctrlutil"
 )
 
@@ -95,7 +96,7 @@ func newController(c controllers.Context) *Controller {
 		backoff:  map[string]backoffRecord{},
 	}
 	enqueue := func(obj any) {
-		if key := ctrlutil.Key(obj); key != "" {
+		if key := controllerutil.Key(obj); key != "" {
 			jc.queue.Add(key)
 		}
 	}
@@ -144,5 +145,5 @@ func (jc *Controller) Name() string { return Name }
 
 // Run implements controllers.Controller.
 func (jc *Controller) Run(ctx context.Context, workers int) error {
-	return ctrlutil.Run(ctx, Name, jc.logger, jc.queue, workers, jc.sync, jc.synced...)
+	return controllerutil.Run(ctx, Name, jc.logger, jc.queue, workers, jc.sync, jc.synced...)
 }

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 	"github.com/skiffk8s/skiff/controllers/internal/ctrlutil"
 )
 
@@ -130,7 +131,7 @@ func sortForDeletion(pods []*corev1.Pod, keepOrder bool) []*corev1.Pod {
 		if p.Status.Phase == corev1.PodRunning {
 			r += 2
 		}
-		if ctrlutil.IsPodReady(p) {
+		if controllerutil.IsPodReady(p) {
 			r++
 		}
 		return r

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 	"github.com/skiffk8s/skiff/controllers/internal/ctrlutil"
 )
 
@@ -355,7 +356,7 @@ func pastActiveDeadline(job *batchv1.Job, now time.Time) bool {
 func countReady(pods []*corev1.Pod) int {
 	n := 0
 	for _, p := range pods {
-		if ctrlutil.IsPodReady(p) {
+		if controllerutil.IsPodReady(p) {
 			n++
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/skiffk8s/skiff/controllers"
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 	"github.com/skiffk8s/skiff/controllers/internal/ctrlutil"
 )
 
@@ -53,7 +54,7 @@ func newTTL(c controllers.Context) *TTLController {
 	}
 	enqueue := func(obj any) {
 		if j, ok := obj.(*batchv1.Job); ok && j.Spec.TTLSecondsAfterFinished != nil && finishedCondition(j) != nil {
-			tc.queue.Add(ctrlutil.Key(j))
+			tc.queue.Add(controllerutil.Key(j))
 		}
 	}
 	jobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -68,7 +69,7 @@ func (tc *TTLController) Name() string { return TTLName }
 
 // Run implements controllers.Controller.
 func (tc *TTLController) Run(ctx context.Context, workers int) error {
-	return ctrlutil.Run(ctx, TTLName, tc.logger, tc.queue, workers, tc.sync, tc.synced)
+	return controllerutil.Run(ctx, TTLName, tc.logger, tc.queue, workers, tc.sync, tc.synced)
 }
 
 // sync deletes the job with key if its TTL has passed, else requeues it

@@ -28,7 +28,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiffk8s/skiff/controllers"
-	"github.com/skiffk8s/skiff/controllers/internal/workers"
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 )
 
 // Name is the controller's name (upstream's --controllers name).
@@ -48,7 +48,7 @@ type Controller struct {
 	recorder record.EventRecorder
 	clock    clock.PassiveClock
 	logger   *slog.Logger
-	queue    workers.Queue
+	queue    controllerutil.Queue
 	synced   cache.InformerSynced
 
 	mu sync.Mutex
@@ -87,13 +87,13 @@ func New(ctx context.Context, c controllers.Context) (controllers.Controller, er
 		recorder:  c.Recorder,
 		clock:     c.Clock,
 		logger:    logger.With("controller", Name),
-		queue:     workers.NewQueue(Name, c),
+		queue:     controllerutil.NewQueue(Name, c),
 		synced:    inf.Informer().HasSynced,
 		sets:      sets,
 		allocated: map[string]allocation{},
 	}
 	enqueue := func(obj any) {
-		if k := workers.Key(obj); k != "" {
+		if k := controllerutil.Key(obj); k != "" {
 			ctl.queue.Add(k)
 		}
 	}
@@ -180,7 +180,7 @@ func (c *Controller) Run(ctx context.Context, n int) error {
 	if err := c.occupyExisting(); err != nil {
 		return err
 	}
-	workers.Start(ctx, c.logger, c.queue, n, c.sync)
+	controllerutil.Start(ctx, c.logger, c.queue, n, c.sync)
 	return nil
 }
 

@@ -30,7 +30,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiffk8s/skiff/controllers"
-	"github.com/skiffk8s/skiff/controllers/internal/workers"
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 )
 
 // Name is the controller's name (upstream's --controllers name).
@@ -119,9 +119,9 @@ type Controller struct {
 
 	// nodeQueue takes node names: NoSchedule taints, then the node's pods
 	// go to podQueue; a deleted node's pods are deleted.
-	nodeQueue workers.Queue
+	nodeQueue controllerutil.Queue
 	// podQueue takes pod keys for the NoExecute taint manager.
-	podQueue workers.Queue
+	podQueue controllerutil.Queue
 
 	mu sync.Mutex
 	// health is what the monitor saw of each node; guarded by mu.
@@ -168,14 +168,14 @@ func New(ctx context.Context, c controllers.Context) (controllers.Controller, er
 		clock:     c.Clock,
 		logger:    logger.With("controller", Name),
 		synced:    []cache.InformerSynced{nodeInf.Informer().HasSynced, leaseInf.Informer().HasSynced, podInf.Informer().HasSynced},
-		nodeQueue: workers.NewQueue(Name+"-nodes", c),
-		podQueue:  workers.NewQueue(Name+"-pods", c),
+		nodeQueue: controllerutil.NewQueue(Name+"-nodes", c),
+		podQueue:  controllerutil.NewQueue(Name+"-pods", c),
 		health:    map[string]*nodeHealth{},
 		zones:     map[string]*zone{},
 		evictions: map[string]time.Time{},
 	}
 	addNode := func(obj any) {
-		if k := workers.Key(obj); k != "" {
+		if k := controllerutil.Key(obj); k != "" {
 			ctl.nodeQueue.Add(k)
 		}
 	}
@@ -185,7 +185,7 @@ func New(ctx context.Context, c controllers.Context) (controllers.Controller, er
 		return nil, err
 	}
 	addPod := func(obj any) {
-		if k := workers.Key(obj); k != "" {
+		if k := controllerutil.Key(obj); k != "" {
 			ctl.podQueue.Add(k)
 		}
 	}
@@ -210,8 +210,8 @@ func (c *Controller) Run(ctx context.Context, n int) error {
 		return fmt.Errorf("%s: caches did not sync: %w", Name, ctx.Err())
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { workers.Start(ctx, c.logger, c.nodeQueue, n, c.syncNode) })
-	wg.Go(func() { workers.Start(ctx, c.logger, c.podQueue, n, c.syncPod) })
+	wg.Go(func() { controllerutil.Start(ctx, c.logger, c.nodeQueue, n, c.syncNode) })
+	wg.Go(func() { controllerutil.Start(ctx, c.logger, c.podQueue, n, c.syncPod) })
 	wg.Go(func() { c.every(ctx, c.opts.MonitorPeriod, c.monitor) })
 	wg.Go(func() { c.every(ctx, 100*time.Millisecond, c.taintPass) })
 	wg.Wait()

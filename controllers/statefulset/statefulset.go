@@ -30,6 +30,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiffk8s/skiff/controllers"
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 	"github.com/skiffk8s/skiff/controllers/internal/ctrlutil"
 	"github.com/skiffk8s/skiff/controllers/internal/history"
 )
@@ -67,7 +68,7 @@ func newController(c controllers.Context) *Controller {
 		queue:  ctrlutil.NewQueue(Name, c),
 	}
 	enqueue := func(obj any) {
-		if key := ctrlutil.Key(obj); key != "" {
+		if key := controllerutil.Key(obj); key != "" {
 			sc.queue.Add(key)
 		}
 	}
@@ -95,5 +96,5 @@ func (sc *Controller) Name() string { return Name }
 
 // Run implements controllers.Controller.
 func (sc *Controller) Run(ctx context.Context, workers int) error {
-	return ctrlutil.Run(ctx, Name, sc.logger, sc.queue, workers, sc.sync, sc.synced...)
+	return controllerutil.Run(ctx, Name, sc.logger, sc.queue, workers, sc.sync, sc.synced...)
 }

@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
-	"github.com/skiffk8s/skiff/controllers/internal/ctrlutil"
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 	"github.com/skiffk8s/skiff/controllers/internal/history"
 )
 
@@ -84,7 +84,7 @@ func ordinalOf(set, pod string) (int, bool) {
 func revisionOf(p *corev1.Pod) string { return p.Labels[appsv1.ControllerRevisionHashLabelKey] }
 
 func runningAndReady(p *corev1.Pod) bool {
-	return p.Status.Phase == corev1.PodRunning && ctrlutil.IsPodReady(p) && p.DeletionTimestamp == nil
+	return p.Status.Phase == corev1.PodRunning && controllerutil.IsPodReady(p) && p.DeletionTimestamp == nil
 }
 
 // step creates, deletes or updates pods: with OrderedReady one step at a
@@ -281,9 +281,9 @@ func (sc *Controller) updateStatus(ctx context.Context, set *appsv1.StatefulSet,
 	}
 	for _, p := range pods {
 		st.Replicas++
-		if ctrlutil.IsPodReady(p) && p.DeletionTimestamp == nil {
+		if controllerutil.IsPodReady(p) && p.DeletionTimestamp == nil {
 			st.ReadyReplicas++
-			if ctrlutil.IsPodAvailable(p, set.Spec.MinReadySeconds, now) {
+			if controllerutil.IsPodAvailable(p, set.Spec.MinReadySeconds, now) {
 				st.AvailableReplicas++
 			}
 		}

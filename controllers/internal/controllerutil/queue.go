@@ -46,6 +46,14 @@ func Run(ctx context.Context, name string, logger *slog.Logger, queue Queue, wor
 	if !cache.WaitForNamedCacheSync(name, ctx.Done(), synced...) {
 		return fmt.Errorf("%s: caches did not sync: %w", name, ctx.Err())
 	}
+	Start(ctx, logger, queue, workers, syncFn)
+	return nil
+}
+
+// Start runs workers goroutines on queue until ctx ends, then shuts the
+// queue down and waits for them; for controllers that wait for their
+// caches themselves.
+func Start(ctx context.Context, logger *slog.Logger, queue Queue, workers int, syncFn func(context.Context, string) error) {
 	var wg sync.WaitGroup
 	for range max(workers, 1) {
 		wg.Go(func() {
@@ -56,7 +64,6 @@ func Run(ctx context.Context, name string, logger *slog.Logger, queue Queue, wor
 	<-ctx.Done()
 	queue.ShutDown()
 	wg.Wait()
-	return nil
 }
 
 func processNext(ctx context.Context, logger *slog.Logger, queue Queue, syncFn func(context.Context, string) error) bool {

@@ -1,21 +1,17 @@
-// Package ctrlutil holds the plumbing shared by the workload controllers
-// (daemonset, statefulset, job, cronjob): the named rate-limited queue,
-// the worker loop, owner references, creation/deletion expectations and
-// pod readiness helpers. It holds no decisions of any one controller.
+// Package ctrlutil holds what the workload controllers daemonset,
+// statefulset, job and cronjob share beyond controllerutil (the worker
+// loop, keys and pod readiness live there): a queue whose retries run on
+// the real clock with AddAfter on the controller's clock, owner
+// references, and creation/deletion count expectations. It holds no
+// decisions of any one controller.
 package ctrlutil
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
@@ -51,92 +47,10 @@ func AddAfter(clk clock.Clock, queue workqueue.TypedInterface[string], key strin
 	}()
 }
 
-// Key is the namespace/name key of obj, or "" when it has none. It
-// accepts cache.DeletedFinalStateUnknown.
-func Key(obj any) string {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		return ""
-	}
-	return key
-}
-
-// Run waits for synced, then runs workers goroutines taking keys from
-// queue and calling syncFn until ctx ends; a failed sync is retried with
-// the queue's rate limit. It shuts the queue down and returns when the
-// workers have stopped.
-func Run(ctx context.Context, name string, logger *slog.Logger, queue workqueue.TypedRateLimitingInterface[string], workers int, syncFn func(context.Context, string) error, synced ...cache.InformerSynced) error {
-	defer utilruntime.HandleCrash()
-	defer queue.ShutDown()
-	if !cache.WaitForNamedCacheSync(name, ctx.Done(), synced...) {
-		return fmt.Errorf("%s: caches did not sync: %w", name, ctx.Err())
-	}
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for processNext(ctx, logger, queue, syncFn) {
-			}
-		})
-	}
-	<-ctx.Done()
-	queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func processNext(ctx context.Context, logger *slog.Logger, queue workqueue.TypedRateLimitingInterface[string], syncFn func(context.Context, string) error) bool {
-	key, quit := queue.Get()
-	if quit {
-		return false
-	}
-	defer queue.Done(key)
-	if err := syncFn(ctx, key); err != nil {
-		logger.Error("sync failed, retrying", "key", key, "err", err)
-		queue.AddRateLimited(key)
-		return true
-	}
-	queue.Forget(key)
-	return true
-}
-
 // ControllerRef is the controller owner reference to owner of kind gvk,
 // with blockOwnerDeletion, as upstream's controllers set it.
 func ControllerRef(owner metav1.Object, gvk schema.GroupVersionKind) *metav1.OwnerReference {
 	return metav1.NewControllerRef(owner, gvk)
-}
-
-// IsPodReady reports whether pod's Ready condition is True.
-func IsPodReady(pod *corev1.Pod) bool {
-	return podReadyCondition(pod) != nil
-}
-
-func podReadyCondition(pod *corev1.Pod) *corev1.PodCondition {
-	for i := range pod.Status.Conditions {
-		c := &pod.Status.Conditions[i]
-		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-			return c
-		}
-	}
-	return nil
-}
-
-// IsPodAvailable reports whether pod has been Ready for at least
-// minReadySeconds at now (upstream's podutil.IsPodAvailable).
-func IsPodAvailable(pod *corev1.Pod, minReadySeconds int32, now time.Time) bool {
-	c := podReadyCondition(pod)
-	if c == nil {
-		return false
-	}
-	if minReadySeconds == 0 {
-		return true
-	}
-	min := time.Duration(minReadySeconds) * time.Second
-	return !c.LastTransitionTime.IsZero() && c.LastTransitionTime.Add(min).Before(now)
-}
-
-// IsPodActive reports whether pod neither finished nor is being deleted.
-func IsPodActive(pod *corev1.Pod) bool {
-	return pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed && pod.DeletionTimestamp == nil
 }
 
 // Expectations remembers, per controller key, how many creations and
