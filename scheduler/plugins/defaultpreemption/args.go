@@ -1,12 +1,10 @@
 package defaultpreemption
 
 import (
-	"errors"
-	"fmt"
-
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	configv1 "k8s.io/kube-scheduler/config/v1"
-	sigsjson "sigs.k8s.io/json"
+
+	"github.com/skiffk8s/skiff/scheduler/plugins/internal/pluginargs"
 )
 
 // Upstream's defaults of DefaultPreemptionArgs.
@@ -21,17 +19,8 @@ const (
 // validates them as upstream; errors name the field.
 func decodeArgs(data []byte) (configv1.DefaultPreemptionArgs, error) {
 	var args configv1.DefaultPreemptionArgs
-	if len(data) > 0 {
-		strict, err := sigsjson.UnmarshalStrict(data, &args)
-		if err != nil {
-			return args, fmt.Errorf("%s args: %w", Name, err)
-		}
-		if len(strict) > 0 {
-			return args, fmt.Errorf("%s args: %w", Name, errors.Join(strict...))
-		}
-		if args.Kind != "" && args.Kind != "DefaultPreemptionArgs" {
-			return args, fmt.Errorf("%s args: kind %q, want DefaultPreemptionArgs", Name, args.Kind)
-		}
+	if err := pluginargs.Decode(Name, "DefaultPreemptionArgs", data, &args); err != nil {
+		return args, err
 	}
 	if args.MinCandidateNodesPercentage == nil {
 		v := int32(defaultMinCandidateNodesPercentage)
@@ -42,7 +31,7 @@ func decodeArgs(data []byte) (configv1.DefaultPreemptionArgs, error) {
 		args.MinCandidateNodesAbsolute = &v
 	}
 	if err := validateArgs(*args.MinCandidateNodesPercentage, *args.MinCandidateNodesAbsolute).ToAggregate(); err != nil {
-		return args, fmt.Errorf("%s args: %w", Name, err)
+		return args, pluginargs.Error(Name, err)
 	}
 	return args, nil
 }

@@ -1,12 +1,12 @@
 package interpodaffinity
 
 import (
-	"errors"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	configv1 "k8s.io/kube-scheduler/config/v1"
-	sigsjson "sigs.k8s.io/json"
+
+	"github.com/skiffk8s/skiff/scheduler/plugins/internal/pluginargs"
 )
 
 // Bounds of hardPodAffinityWeight, as upstream.
@@ -20,17 +20,8 @@ const (
 // (hardPodAffinityWeight 1) and validates them; errors name the field.
 func decodeArgs(data []byte) (configv1.InterPodAffinityArgs, error) {
 	var args configv1.InterPodAffinityArgs
-	if len(data) > 0 {
-		strict, err := sigsjson.UnmarshalStrict(data, &args)
-		if err != nil {
-			return args, fmt.Errorf("%s args: %w", Name, err)
-		}
-		if len(strict) > 0 {
-			return args, fmt.Errorf("%s args: %w", Name, errors.Join(strict...))
-		}
-		if args.Kind != "" && args.Kind != "InterPodAffinityArgs" {
-			return args, fmt.Errorf("%s args: kind %q, want InterPodAffinityArgs", Name, args.Kind)
-		}
+	if err := pluginargs.Decode(Name, "InterPodAffinityArgs", data, &args); err != nil {
+		return args, err
 	}
 	if args.HardPodAffinityWeight == nil {
 		w := int32(1)
@@ -39,7 +30,7 @@ func decodeArgs(data []byte) (configv1.InterPodAffinityArgs, error) {
 	if w := *args.HardPodAffinityWeight; w < minHardPodAffinityWeight || w > maxHardPodAffinityWeight {
 		err := field.Invalid(field.NewPath("hardPodAffinityWeight"), w,
 			fmt.Sprintf("not in valid range [%d, %d]", minHardPodAffinityWeight, maxHardPodAffinityWeight))
-		return args, fmt.Errorf("%s args: %w", Name, err)
+		return args, pluginargs.Error(Name, err)
 	}
 	return args, nil
 }

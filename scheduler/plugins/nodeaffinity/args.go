@@ -1,30 +1,13 @@
 package nodeaffinity
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	configv1 "k8s.io/kube-scheduler/config/v1"
-	sigsjson "sigs.k8s.io/json"
-)
 
-// decodeArgs decodes JSON args strictly (field names case-sensitive;
-// unknown or duplicate fields are errors naming them). Empty args leave
-// into as it is.
-func decodeArgs(data []byte, into any) error {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil
-	}
-	strict, err := sigsjson.UnmarshalStrict(data, into)
-	if err != nil {
-		return err
-	}
-	return errors.Join(strict...)
-}
+	"github.com/skiffk8s/skiff/scheduler/plugins/internal/pluginargs"
+)
 
 // validateArgs checks the added affinity's terms as upstream does; errors
 // name the field, e.g. "addedAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator".
@@ -47,7 +30,7 @@ func validateArgs(args *configv1.NodeAffinityArgs) error {
 		}
 	}
 	if err := utilerrors.Flatten(utilerrors.NewAggregate(errs)); err != nil {
-		return fmt.Errorf("%s args: %w", Name, err)
+		return pluginargs.Error(Name, err)
 	}
 	return nil
 }

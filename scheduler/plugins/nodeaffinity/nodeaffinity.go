@@ -17,6 +17,7 @@ import (
 	configv1 "k8s.io/kube-scheduler/config/v1"
 
 	"github.com/skiffk8s/skiff/scheduler/framework"
+	"github.com/skiffk8s/skiff/scheduler/plugins/internal/pluginargs"
 )
 
 // Name is the plugin's name in the scheduler configuration.
@@ -60,8 +61,8 @@ var (
 // affinity). Unknown fields and invalid terms are errors naming the field.
 func New(_ context.Context, args []byte, _ framework.Handle) (framework.Plugin, error) {
 	var a configv1.NodeAffinityArgs
-	if err := decodeArgs(args, &a); err != nil {
-		return nil, fmt.Errorf("%s args: %w", Name, err)
+	if err := pluginargs.Decode(Name, "", args, &a); err != nil {
+		return nil, err
 	}
 	if err := validateArgs(&a); err != nil {
 		return nil, err

@@ -1,14 +1,12 @@
 package nodeload
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	sigsjson "sigs.k8s.io/json"
+
+	"github.com/skiffk8s/skiff/scheduler/plugins/internal/pluginargs"
 )
 
 // Args configure NodeLoad (pluginConfig args, kind NodeLoadArgs).
@@ -38,14 +36,8 @@ type config struct {
 // errors name the field.
 func parseArgs(data []byte) (config, error) {
 	var a Args
-	if len(bytes.TrimSpace(data)) > 0 {
-		strict, err := sigsjson.UnmarshalStrict(data, &a)
-		if err == nil {
-			err = errors.Join(strict...)
-		}
-		if err != nil {
-			return config{}, fmt.Errorf("%s args: %w", Name, err)
-		}
+	if err := pluginargs.Decode(Name, "", data, &a); err != nil {
+		return config{}, err
 	}
 	c := config{cpuWeight: 1, memoryWeight: 1, maxUsageAge: DefaultMaxUsageAge}
 	if a.CPUWeight != nil {
@@ -73,7 +65,7 @@ func parseArgs(data []byte) (config, error) {
 		errs = append(errs, field.Invalid(field.NewPath("maxUsageAge"), c.maxUsageAge.String(), "must be positive"))
 	}
 	if len(errs) > 0 {
-		return config{}, fmt.Errorf("%s args: %w", Name, errs.ToAggregate())
+		return config{}, pluginargs.Error(Name, errs.ToAggregate())
 	}
 	return c, nil
 }

@@ -1,34 +1,19 @@
 package noderesources
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"strings"
 
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	configv1 "k8s.io/kube-scheduler/config/v1"
-	sigsjson "sigs.k8s.io/json"
+
+	"github.com/skiffk8s/skiff/scheduler/plugins/internal/pluginargs"
 )
 
 // maxCustomPriorityScore is the highest score of a
 // RequestedToCapacityRatio shape point (scaled ×10 to MaxNodeScore).
 const maxCustomPriorityScore = 10
-
-// decodeArgs decodes JSON args strictly (field names case-sensitive;
-// unknown or duplicate fields are errors naming them). Empty args leave
-// into as it is.
-func decodeArgs(data []byte, into any) error {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil
-	}
-	strict, err := sigsjson.UnmarshalStrict(data, into)
-	if err != nil {
-		return err
-	}
-	return errors.Join(strict...)
-}
 
 // defaultResources are cpu and memory with weight 1.
 func defaultResources() []configv1.ResourceSpec {
@@ -47,8 +32,8 @@ func defaultWeights(rs []configv1.ResourceSpec) {
 // fitArgs decodes, defaults and validates NodeResourcesFitArgs.
 func fitArgs(data []byte) (*configv1.NodeResourcesFitArgs, error) {
 	args := &configv1.NodeResourcesFitArgs{}
-	if err := decodeArgs(data, args); err != nil {
-		return nil, fmt.Errorf("%s args: %w", FitName, err)
+	if err := pluginargs.Decode(FitName, "", data, args); err != nil {
+		return nil, err
 	}
 	if args.ScoringStrategy == nil {
 		args.ScoringStrategy = &configv1.ScoringStrategy{Type: configv1.LeastAllocated}
@@ -58,7 +43,7 @@ func fitArgs(data []byte) (*configv1.NodeResourcesFitArgs, error) {
 	}
 	defaultWeights(args.ScoringStrategy.Resources)
 	if errs := validateFitArgs(args); len(errs) > 0 {
-		return nil, fmt.Errorf("%s args: %w", FitName, errs.ToAggregate())
+		return nil, pluginargs.Error(FitName, errs.ToAggregate())
 	}
 	return args, nil
 }
@@ -130,8 +115,8 @@ func validateShape(shape []configv1.UtilizationShapePoint, p *field.Path) field.
 // resource may repeat, as upstream.
 func balancedArgs(data []byte) (*configv1.NodeResourcesBalancedAllocationArgs, error) {
 	args := &configv1.NodeResourcesBalancedAllocationArgs{}
-	if err := decodeArgs(data, args); err != nil {
-		return nil, fmt.Errorf("%s args: %w", BalancedAllocationName, err)
+	if err := pluginargs.Decode(BalancedAllocationName, "", data, args); err != nil {
+		return nil, err
 	}
 	if len(args.Resources) == 0 {
 		args.Resources = defaultResources()
@@ -150,7 +135,7 @@ func balancedArgs(data []byte) (*configv1.NodeResourcesBalancedAllocationArgs, e
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s args: %w", BalancedAllocationName, errs.ToAggregate())
+		return nil, pluginargs.Error(BalancedAllocationName, errs.ToAggregate())
 	}
 	return args, nil
 }

@@ -1,14 +1,14 @@
 package podtopologyspread
 
 import (
-	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	configv1 "k8s.io/kube-scheduler/config/v1"
-	sigsjson "sigs.k8s.io/json"
+
+	"github.com/skiffk8s/skiff/scheduler/plugins/internal/pluginargs"
 )
 
 const (
@@ -30,23 +30,14 @@ func systemDefaultConstraints() []corev1.TopologySpreadConstraint {
 // validates them as upstream; errors name the field.
 func decodeArgs(data []byte) (configv1.PodTopologySpreadArgs, error) {
 	var args configv1.PodTopologySpreadArgs
-	if len(data) > 0 {
-		strict, err := sigsjson.UnmarshalStrict(data, &args)
-		if err != nil {
-			return args, fmt.Errorf("%s args: %w", Name, err)
-		}
-		if len(strict) > 0 {
-			return args, fmt.Errorf("%s args: %w", Name, errors.Join(strict...))
-		}
-		if args.Kind != "" && args.Kind != "PodTopologySpreadArgs" {
-			return args, fmt.Errorf("%s args: kind %q, want PodTopologySpreadArgs", Name, args.Kind)
-		}
+	if err := pluginargs.Decode(Name, "PodTopologySpreadArgs", data, &args); err != nil {
+		return args, err
 	}
 	if args.DefaultingType == "" {
 		args.DefaultingType = systemDefaulting
 	}
 	if errs := validateArgs(&args); len(errs) > 0 {
-		return args, fmt.Errorf("%s args: %w", Name, errs.ToAggregate())
+		return args, pluginargs.Error(Name, errs.ToAggregate())
 	}
 	return args, nil
 }
