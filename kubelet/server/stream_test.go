@@ -343,6 +343,25 @@ type httpstreamDialer = apihttpstream.Dialer
 // fetches / through it twice (two forwarded connections).
 func portForwardGet(t *testing.T, d httpstreamDialer, port int) string {
 	t.Helper()
+	// client-go's forwarder stops at the first failed stream (as kubectl
+	// port-forward does), so while httpd may still be starting, each try
+	// runs a fresh forwarder.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body, err := forwardOnce(t, d, port)
+		if err == nil {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET through port-forward: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// forwardOnce forwards a local port to port in the pod and GETs / twice
+// through it.
+func forwardOnce(t *testing.T, d httpstreamDialer, port int) (string, error) {
 	stop, ready := make(chan struct{}), make(chan struct{})
 	var errOut bytes.Buffer
 	pf, err := portforward.NewOnAddresses(d, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, &errOut)
@@ -368,23 +387,16 @@ func portForwardGet(t *testing.T, d httpstreamDialer, port int) string {
 	}
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var body string
-	for i := 0; i < 2; i++ {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", ports[0].Local))
-			if err == nil {
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				body = string(b)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("GET through port-forward: %v (%s)", err, errOut.String())
-			}
-			time.Sleep(100 * time.Millisecond) // httpd may still be starting
+	for range 2 {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", ports[0].Local))
+		if err != nil {
+			return "", fmt.Errorf("%w (%s)", err, errOut.String())
 		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
 	}
-	return body
+	return body, nil
 }
 
 // ps lists the processes of container "shell".
