@@ -282,6 +282,12 @@ func TestNodeDebugging(t *testing.T) {
 	t.Run("port-forward reaches a server in the pod from loopback", func(t *testing.T) {
 		n.create(t, busyboxPod("web", corev1.RestartPolicyAlways, "mkdir -p /www; echo served-from-the-pod > /www/index.html; exec httpd -f -p 8080 -h /www"))
 		n.waitPhase(t, "web", corev1.PodRunning)
+		// kubectl port-forward ends at the first refused connection, as
+		// upstream's does: wait until httpd serves inside the pod.
+		n.waitFor(t, "httpd to serve in the pod", func() (bool, error) {
+			out, _, code := n.kubectl(t, "", "exec", "web", "--", "sh", "-c", `printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc 127.0.0.1 8080`)
+			return code == 0 && strings.Contains(out, "served-from-the-pod"), nil
+		})
 		lines := n.kubectlStream(t, "port-forward", "pod/web", ":8080")
 		seen := waitLine(t, lines, regexp.MustCompile(`^Forwarding from 127\.0\.0\.1:\d+ -> 8080$`), 30*time.Second)
 		port := regexp.MustCompile(`127\.0\.0\.1:(\d+)`).FindStringSubmatch(seen[len(seen)-1])[1]
