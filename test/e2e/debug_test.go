@@ -363,7 +363,7 @@ func TestNodeDebugging(t *testing.T) {
 					mem = resource.MustParse(f[3])
 				}
 			}
-			return cpu.MilliValue() > 600 && mem.Value() > 60<<20, nil
+			return cpu.MilliValue() > 500 && mem.Value() > 60<<20, nil // a busy loop gets about one core; other tests share the machine
 		})
 		if cpu.MilliValue() > 1100 || mem.Value() > 96<<20 {
 			t.Errorf("busy uses %s cpu (want near 1000m), holder %s memory (want near 64Mi)", cpu.String(), mem.String())
