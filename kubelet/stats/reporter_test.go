@@ -232,8 +232,8 @@ func TestPodStatsFollowCgroups(t *testing.T) {
 		}
 		spinCores, podCores = float64(*sc.CPU.UsageNanoCores)/1e9, float64(*ps.CPU.UsageNanoCores)/1e9
 		memWS, podWS = *mc.Memory.WorkingSetBytes, *ps.Memory.WorkingSetBytes
-		if spinCores < 0.6 || podCores < 0.6 {
-			return fmt.Errorf("busy loop at %.2f cores (pod %.2f), want > 0.6", spinCores, podCores)
+		if spinCores < 0.5 || podCores < 0.5 {
+			return fmt.Errorf("busy loop at %.2f cores (pod %.2f), want > 0.5 (other test binaries share the cores)", spinCores, podCores)
 		}
 		return nil
 	})
