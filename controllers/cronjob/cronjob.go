@@ -72,21 +72,11 @@ func newController(c controllers.Context) *Controller {
 		synced: []cache.InformerSynced{cjs.Informer().HasSynced, jobs.Informer().HasSynced},
 		queue:  ctrlutil.NewQueue(Name, c),
 	}
-	enqueue := func(obj any) {
-		if key := controllerutil.Key(obj); key != "" {
-			jm.queue.Add(key)
-		}
-	}
-	cjs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: enqueue, UpdateFunc: func(_, obj any) { enqueue(obj) }, DeleteFunc: enqueue,
-	})
+	cjs.Informer().AddEventHandler(controllerutil.EnqueueHandler(jm.queue))
 	jobEvent := func(obj any) {
-		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = t.Obj
-		}
-		if j, ok := obj.(*batchv1.Job); ok {
-			if ref := metav1.GetControllerOf(j); ref != nil && ref.Kind == "CronJob" {
-				jm.queue.Add(j.Namespace + "/" + ref.Name)
+		if j, ok := controllerutil.FromEvent[*batchv1.Job](obj); ok {
+			if key := controllerutil.ControllerKey(j, "CronJob"); key != "" {
+				jm.queue.Add(key)
 			}
 		}
 	}

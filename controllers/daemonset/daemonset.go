@@ -16,7 +16,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -69,14 +68,7 @@ func newController(c controllers.Context) *Controller {
 		queue:   ctrlutil.NewQueue(Name, c),
 		expect:  ctrlutil.NewExpectations(c.Clock.Now),
 	}
-	enqueue := func(obj any) {
-		if key := controllerutil.Key(obj); key != "" {
-			dc.queue.Add(key)
-		}
-	}
-	sets.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: enqueue, UpdateFunc: func(_, obj any) { enqueue(obj) }, DeleteFunc: enqueue,
-	})
+	sets.Informer().AddEventHandler(controllerutil.EnqueueHandler(dc.queue))
 	pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { dc.podEvent(obj, 1, 0) },
 		UpdateFunc: func(_, obj any) { dc.podEvent(obj, 0, 0) },
@@ -96,18 +88,14 @@ func newController(c controllers.Context) *Controller {
 }
 
 func (dc *Controller) podEvent(obj any, adds, dels int) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := controllerutil.FromEvent[*corev1.Pod](obj)
 	if !ok {
 		return
 	}
-	ref := metav1.GetControllerOf(pod)
-	if ref == nil || ref.Kind != "DaemonSet" {
+	key := controllerutil.ControllerKey(pod, "DaemonSet")
+	if key == "" {
 		return
 	}
-	key := pod.Namespace + "/" + ref.Name
 	if adds+dels > 0 {
 		dc.expect.Observed(key, adds, dels)
 	}

@@ -74,11 +74,7 @@ func newController(c controllers.Context) *Controller {
 		clock:    c.Clock,
 		logger:   logger.With("controller", Name),
 	}
-	dInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    dc.enqueue,
-		UpdateFunc: func(_, cur any) { dc.enqueue(cur) },
-		DeleteFunc: dc.enqueue,
-	})
+	dInf.Informer().AddEventHandler(controllerutil.EnqueueHandler(dc.queue))
 	rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    dc.addReplicaSet,
 		UpdateFunc: dc.updateReplicaSet,
@@ -159,15 +155,9 @@ func (dc *Controller) updateReplicaSet(old, cur any) {
 }
 
 func (dc *Controller) deleteReplicaSet(obj any) {
-	rs, ok := obj.(*appsv1.ReplicaSet)
+	rs, ok := controllerutil.FromEvent[*appsv1.ReplicaSet](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if rs, ok = tomb.Obj.(*appsv1.ReplicaSet); !ok {
-			return
-		}
+		return
 	}
 	if ref := metav1.GetControllerOfNoCopy(rs); ref != nil {
 		if d := dc.resolveControllerRef(rs.Namespace, ref); d != nil {
@@ -179,15 +169,9 @@ func (dc *Controller) deleteReplicaSet(obj any) {
 // deletePod wakes a Recreate Deployment whose old pods are going away:
 // it waits for them all to be gone before it creates new ones.
 func (dc *Controller) deletePod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := controllerutil.FromEvent[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOfNoCopy(pod)
 	if ref == nil || ref.Kind != "ReplicaSet" {
@@ -207,33 +191,15 @@ func (dc *Controller) deletePod(obj any) {
 }
 
 func (dc *Controller) resolveControllerRef(namespace string, ref *metav1.OwnerReference) *appsv1.Deployment {
-	if ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	d, err := dc.dLister.Deployments(namespace).Get(ref.Name)
-	if err != nil || d.UID != ref.UID {
-		return nil
-	}
-	return d
+	return controllerutil.ResolveControllerRef(ref, controllerKind, dc.dLister.Deployments(namespace).Get)
 }
 
 // matchingDeployments are the Deployments whose selector matches rs's
 // labels (candidates to adopt an orphan ReplicaSet).
 func (dc *Controller) matchingDeployments(rs *appsv1.ReplicaSet) []*appsv1.Deployment {
-	if len(rs.Labels) == 0 {
-		return nil
-	}
 	all, err := dc.dLister.Deployments(rs.Namespace).List(labels.Everything())
 	if err != nil {
 		return nil
 	}
-	var out []*appsv1.Deployment
-	for _, d := range all {
-		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-		if err != nil || sel.Empty() || !sel.Matches(labels.Set(rs.Labels)) {
-			continue
-		}
-		out = append(out, d)
-	}
-	return out
+	return controllerutil.Selecting(all, func(d *appsv1.Deployment) *metav1.LabelSelector { return d.Spec.Selector }, rs.Labels)
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"log/slog"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -71,27 +70,15 @@ func New(ctx context.Context, c controllers.Context) (controllers.Controller, er
 		queue:    controllerutil.NewQueue(Name, c),
 		synced:   []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, epInf.Informer().HasSynced},
 	}
-	enqueue := func(obj any) {
-		if k := controllerutil.Key(obj); k != "" {
-			ctl.queue.Add(k)
-		}
-	}
-	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, n any) { enqueue(n) },
-		DeleteFunc: enqueue,
-	}); err != nil {
+	serviceHandler := controllerutil.EnqueueHandler(ctl.queue)
+	if _, err := svcInf.Informer().AddEventHandler(serviceHandler); err != nil {
 		return nil, err
 	}
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    ctl.enqueuePod,
-		UpdateFunc: func(o, n any) { ctl.enqueuePod(o); ctl.enqueuePod(n) },
-		DeleteFunc: ctl.enqueuePod,
-	}); err != nil {
+	if _, err := podInf.Informer().AddEventHandler(endpointsutil.PodHandler(ctl.services, ctl.queue)); err != nil {
 		return nil, err
 	}
 	// A deleted Endpoints is rewritten if its Service still wants it.
-	if _, err := epInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: enqueue}); err != nil {
+	if _, err := epInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: serviceHandler.DeleteFunc}); err != nil {
 		return nil, err
 	}
 	return ctl, nil
@@ -103,22 +90,4 @@ func (c *Controller) Name() string { return Name }
 // Run implements controllers.Controller.
 func (c *Controller) Run(ctx context.Context, n int) error {
 	return controllerutil.Run(ctx, Name, c.logger, c.queue, n, c.sync, c.synced...)
-}
-
-// enqueuePod adds the keys of the Services selecting pod.
-func (c *Controller) enqueuePod(obj any) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	keys, err := endpointsutil.ServicesForPod(c.services, pod)
-	if err != nil {
-		return
-	}
-	for _, k := range keys {
-		c.queue.Add(k)
-	}
 }

@@ -87,18 +87,12 @@ func New(ctx context.Context, c controllers.Context) (controllers.Controller, er
 		synced: []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced,
 			nodeInf.Informer().HasSynced, esInf.Informer().HasSynced},
 	}
-	enqueue := func(obj any) {
-		if k := controllerutil.Key(obj); k != "" {
-			ctl.queue.Add(k)
-		}
-	}
 	handlers := []struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
-		{svcInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, n any) { enqueue(n) }, DeleteFunc: enqueue}},
-		{podInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: ctl.enqueuePod,
-			UpdateFunc: func(o, n any) { ctl.enqueuePod(o); ctl.enqueuePod(n) }, DeleteFunc: ctl.enqueuePod}},
+		{svcInf.Informer(), controllerutil.EnqueueHandler(ctl.queue)},
+		{podInf.Informer(), endpointsutil.PodHandler(ctl.services, ctl.queue)},
 		{esInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: ctl.enqueueSlice,
 			UpdateFunc: func(_, n any) { ctl.enqueueSlice(n) }, DeleteFunc: ctl.enqueueSlice}},
 		{nodeInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: ctl.enqueueNode,
@@ -120,30 +114,12 @@ func (c *Controller) Run(ctx context.Context, n int) error {
 	return controllerutil.Run(ctx, Name, c.logger, c.queue, n, c.sync, c.synced...)
 }
 
-func (c *Controller) enqueuePod(obj any) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	keys, err := endpointsutil.ServicesForPod(c.services, pod)
-	if err != nil {
-		return
-	}
-	for _, k := range keys {
-		c.queue.Add(k)
-	}
-}
+func (c *Controller) enqueuePod(obj any) { endpointsutil.EnqueuePod(c.services, c.queue, obj) }
 
 // enqueueSlice adds the Service of a slice this controller manages, so
 // that a slice changed or deleted by someone else is put right.
 func (c *Controller) enqueueSlice(obj any) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	es, ok := obj.(*discoveryv1.EndpointSlice)
+	es, ok := controllerutil.FromEvent[*discoveryv1.EndpointSlice](obj)
 	if !ok || es.Labels[discoveryv1.LabelManagedBy] != ControllerName || es.Labels[discoveryv1.LabelServiceName] == "" {
 		return
 	}
@@ -153,10 +129,7 @@ func (c *Controller) enqueueSlice(obj any) {
 // enqueueNode adds the Services of the pods on a node that appeared or
 // went away (their endpoints wait for the node, and carry its zone).
 func (c *Controller) enqueueNode(obj any) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	node, ok := obj.(*corev1.Node)
+	node, ok := controllerutil.FromEvent[*corev1.Node](obj)
 	if !ok {
 		return
 	}

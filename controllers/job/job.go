@@ -95,16 +95,7 @@ func newController(c controllers.Context) *Controller {
 		expect:   ctrlutil.NewExpectations(c.Clock.Now),
 		backoff:  map[string]backoffRecord{},
 	}
-	enqueue := func(obj any) {
-		if key := controllerutil.Key(obj); key != "" {
-			jc.queue.Add(key)
-		}
-	}
-	jobs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, obj any) { enqueue(obj) },
-		DeleteFunc: enqueue,
-	})
+	jobs.Informer().AddEventHandler(controllerutil.EnqueueHandler(jc.queue))
 	pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { jc.podEvent(obj, 1, 0) },
 		UpdateFunc: func(old, obj any) {
@@ -122,10 +113,7 @@ func newController(c controllers.Context) *Controller {
 // podEvent enqueues the job controlling the pod, noting an observed
 // creation or deletion.
 func (jc *Controller) podEvent(obj any, adds, dels int) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := controllerutil.FromEvent[*corev1.Pod](obj)
 	if !ok {
 		return
 	}

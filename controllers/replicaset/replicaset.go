@@ -82,11 +82,7 @@ func newController(c controllers.Context) *Controller {
 		burst:       BurstReplicas,
 		maxInFlight: MaxInFlightCreates,
 	}
-	rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    rc.enqueue,
-		UpdateFunc: func(_, cur any) { rc.enqueue(cur) },
-		DeleteFunc: rc.enqueue,
-	})
+	rsInf.Informer().AddEventHandler(controllerutil.EnqueueHandler(rc.queue))
 	podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    rc.addPod,
 		UpdateFunc: rc.updatePod,

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,9 +21,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 
 	"github.com/skiffk8s/skiff/controllers"
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 )
 
 // Name is the controller's name in --controllers, logs and metrics.
@@ -56,7 +55,7 @@ type Controller struct {
 	rootCA   string
 	cmLister corelisters.ConfigMapLister
 	synced   []cache.InformerSynced
-	queue    workqueue.TypedRateLimitingInterface[string]
+	queue    controllerutil.Queue
 	log      *slog.Logger
 }
 
@@ -82,9 +81,8 @@ func New(ctx context.Context, c controllers.Context) (controllers.Controller, er
 		rootCA:   string(ca),
 		cmLister: cmInf.Lister(),
 		synced:   []cache.InformerSynced{nsInf.Informer().HasSynced, cmInf.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: Name, MetricsProvider: c.Metrics, Clock: c.Clock}),
-		log: c.Logger,
+		queue:    controllerutil.NewQueue(Name, c),
+		log:      c.Logger,
 	}
 	if ctl.log == nil {
 		ctl.log = slog.New(slog.DiscardHandler)
@@ -142,46 +140,14 @@ func (c *Controller) namespaceChanged(obj any) {
 }
 
 func (c *Controller) configMapChanged(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	if cm, ok := obj.(*corev1.ConfigMap); ok && cm.Name == ConfigMapName {
+	if cm, ok := controllerutil.FromEvent[*corev1.ConfigMap](obj); ok && cm.Name == ConfigMapName {
 		c.queue.Add(cm.Namespace)
 	}
 }
 
-// Run implements controllers.Controller.
+// Run implements controllers.Controller. Queue keys are namespace names.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("%s: caches not synced: %w", Name, ctx.Err())
-	}
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Error("sync namespace", "controller", Name, "namespace", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return controllerutil.Run(ctx, Name, c.log.With("controller", Name), c.queue, workers, c.sync, c.synced...)
 }
 
 // sync makes kube-root-ca.crt in namespace ns hold the CA and the

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,9 +16,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 
 	"github.com/skiffk8s/skiff/controllers"
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 )
 
 // Name is the controller's name in --controllers, logs and metrics.
@@ -37,7 +36,7 @@ type Controller struct {
 	nsLister corelisters.NamespaceLister
 	saLister corelisters.ServiceAccountLister
 	synced   []cache.InformerSynced
-	queue    workqueue.TypedRateLimitingInterface[string]
+	queue    controllerutil.Queue
 	log      *slog.Logger
 }
 
@@ -53,9 +52,8 @@ func New(ctx context.Context, c controllers.Context) (controllers.Controller, er
 		nsLister: nsInf.Lister(),
 		saLister: saInf.Lister(),
 		synced:   []cache.InformerSynced{nsInf.Informer().HasSynced, saInf.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: Name, MetricsProvider: c.Metrics, Clock: c.Clock}),
-		log: c.Logger,
+		queue:    controllerutil.NewQueue(Name, c),
+		log:      c.Logger,
 	}
 	if ctl.log == nil {
 		ctl.log = slog.New(slog.DiscardHandler)
@@ -84,46 +82,14 @@ func (c *Controller) enqueueNamespace(obj any) {
 }
 
 func (c *Controller) serviceAccountDeleted(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	if sa, ok := obj.(*corev1.ServiceAccount); ok && sa.Name == DefaultServiceAccountName {
+	if sa, ok := controllerutil.FromEvent[*corev1.ServiceAccount](obj); ok && sa.Name == DefaultServiceAccountName {
 		c.queue.Add(sa.Namespace)
 	}
 }
 
-// Run implements controllers.Controller.
+// Run implements controllers.Controller. Queue keys are namespace names.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("%s: caches not synced: %w", Name, ctx.Err())
-	}
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Error("sync namespace", "controller", Name, "namespace", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return controllerutil.Run(ctx, Name, c.log.With("controller", Name), c.queue, workers, c.sync, c.synced...)
 }
 
 // sync makes sure namespace ns, when active, has the default account.

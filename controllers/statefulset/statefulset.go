@@ -20,7 +20,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -67,21 +66,11 @@ func newController(c controllers.Context) *Controller {
 		synced: []cache.InformerSynced{sets.Informer().HasSynced, pods.Informer().HasSynced},
 		queue:  ctrlutil.NewQueue(Name, c),
 	}
-	enqueue := func(obj any) {
-		if key := controllerutil.Key(obj); key != "" {
-			sc.queue.Add(key)
-		}
-	}
-	sets.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: enqueue, UpdateFunc: func(_, obj any) { enqueue(obj) }, DeleteFunc: enqueue,
-	})
+	sets.Informer().AddEventHandler(controllerutil.EnqueueHandler(sc.queue))
 	podEvent := func(obj any) {
-		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = t.Obj
-		}
-		if p, ok := obj.(*corev1.Pod); ok {
-			if ref := metav1.GetControllerOf(p); ref != nil && ref.Kind == "StatefulSet" {
-				sc.queue.Add(p.Namespace + "/" + ref.Name)
+		if p, ok := controllerutil.FromEvent[*corev1.Pod](obj); ok {
+			if key := controllerutil.ControllerKey(p, "StatefulSet"); key != "" {
+				sc.queue.Add(key)
 			}
 		}
 	}

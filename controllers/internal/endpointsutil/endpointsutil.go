@@ -15,6 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiffk8s/skiff/controllers/internal/controllerutil"
 )
 
 // Managed reports whether the endpoints controllers own svc's endpoints:
@@ -45,6 +49,34 @@ func ServicesForPod(services corelisters.ServiceLister, pod *corev1.Pod) ([]stri
 		}
 	}
 	return keys, nil
+}
+
+// EnqueuePod adds to queue the keys of the managed Services selecting
+// the pod obj (which may be a cache.DeletedFinalStateUnknown).
+func EnqueuePod(services corelisters.ServiceLister, queue workqueue.TypedInterface[string], obj any) {
+	pod, ok := controllerutil.FromEvent[*corev1.Pod](obj)
+	if !ok {
+		return
+	}
+	keys, err := ServicesForPod(services, pod)
+	if err != nil {
+		return
+	}
+	for _, k := range keys {
+		queue.Add(k)
+	}
+}
+
+// PodHandler is the pod event handler of both controllers: EnqueuePod
+// for an added or deleted pod, and for both the old and the new pod of an
+// update (a Service that stopped selecting it is synced too).
+func PodHandler(services corelisters.ServiceLister, queue workqueue.TypedInterface[string]) cache.ResourceEventHandlerFuncs {
+	enqueue := func(obj any) { EnqueuePod(services, queue, obj) }
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(o, n any) { enqueue(o); enqueue(n) },
+		DeleteFunc: enqueue,
+	}
 }
 
 // SelectedPods lists the pods that svc's selector picks in its namespace.
