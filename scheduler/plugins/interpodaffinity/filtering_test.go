@@ -208,42 +208,9 @@ func TestFilter(t *testing.T) {
 				nodes = threeNodes()
 			}
 			h := newHandle(t, nodes, tc.pods, tc.objs...)
-			got := filterAll(t, newPlugin(t, h, ""), framework.NewCycleState(), h, tc.pod)
-			assertStatuses(t, got, tc.want)
+			got := plugintest.FilterAll(t, newPlugin(t, h, ""), framework.NewCycleState(), h, tc.pod)
+			plugintest.AssertStatuses(t, got, tc.want)
 		})
-	}
-}
-
-// filterAll runs PreFilter and then Filter on every node of h's
-// snapshot (a skipped Filter counts as fitting).
-func filterAll(t *testing.T, pl *InterPodAffinity, cs *framework.CycleState, h *fakeHandle, pod *corev1.Pod) map[string]*framework.Status {
-	t.Helper()
-	ctx := context.Background()
-	_, st := pl.PreFilter(ctx, cs, pod, h.snap.Nodes)
-	if !st.IsSuccess() && !st.IsSkip() {
-		t.Fatalf("PreFilter: %v", st)
-	}
-	if st.IsSkip() {
-		cs.SkipFilterPlugins[Name] = true
-	}
-	got := map[string]*framework.Status{}
-	for _, ni := range h.snap.Nodes {
-		if st.IsSkip() {
-			got[ni.Node().Name] = nil
-			continue
-		}
-		got[ni.Node().Name] = pl.Filter(ctx, cs, pod, ni)
-	}
-	return got
-}
-
-func assertStatuses(t *testing.T, got, want map[string]*framework.Status) {
-	t.Helper()
-	for name, w := range want {
-		g := got[name]
-		if g.Code() != w.Code() || g.Message() != w.Message() {
-			t.Errorf("node %s: got %v, want %v", name, g, w)
-		}
 	}
 }
 
@@ -258,14 +225,14 @@ func TestPreFilterExtensions(t *testing.T) {
 		pl := newPlugin(t, h, "")
 		pod := antiAffinity(plugintest.MakePod("p"), term(zoneKey, "app", "web")).Obj()
 		cs := framework.NewCycleState()
-		assertStatuses(t, filterAll(t, pl, cs, h, pod), map[string]*framework.Status{"n2": noAnti})
+		plugintest.AssertStatuses(t, plugintest.FilterAll(t, pl, cs, h, pod), map[string]*framework.Status{"n2": noAnti})
 
 		sim := cs.Clone()
-		n1, _ := h.snap.Get("n1")
+		n1, _ := h.Snap.Get("n1")
 		if st := pl.RemovePod(ctx, sim, pod, framework.MustPodInfo(web), n1); !st.IsSuccess() {
 			t.Fatalf("RemovePod: %v", st)
 		}
-		n2, _ := h.snap.Get("n2")
+		n2, _ := h.Snap.Get("n2")
 		if st := pl.Filter(ctx, sim, pod, n2); !st.IsSuccess() {
 			t.Errorf("after RemovePod: got %v, want success", st)
 		}
@@ -285,8 +252,8 @@ func TestPreFilterExtensions(t *testing.T) {
 		pl := newPlugin(t, h, "")
 		pod := affinity(plugintest.MakePod("p"), term(zoneKey, "app", "db")).Obj()
 		cs := framework.NewCycleState()
-		assertStatuses(t, filterAll(t, pl, cs, h, pod), map[string]*framework.Status{"n1": noAffinity, "n3": fits})
-		n1, _ := h.snap.Get("n1")
+		plugintest.AssertStatuses(t, plugintest.FilterAll(t, pl, cs, h, pod), map[string]*framework.Status{"n1": noAffinity, "n3": fits})
+		n1, _ := h.Snap.Get("n1")
 		db2 := plugintest.MakePod("db2").Label("app", "db").Node("n1").Obj()
 		if st := pl.AddPod(ctx, cs, pod, framework.MustPodInfo(db2), n1); !st.IsSuccess() {
 			t.Fatalf("AddPod: %v", st)
@@ -301,12 +268,12 @@ func TestPreFilterExtensions(t *testing.T) {
 		pl := newPlugin(t, h, "")
 		pod := plugintest.MakePod("p").Label("app", "web").Obj()
 		cs := framework.NewCycleState()
-		assertStatuses(t, filterAll(t, pl, cs, h, pod), map[string]*framework.Status{"n1": noExisting, "n3": fits})
-		n2, _ := h.snap.Get("n2")
+		plugintest.AssertStatuses(t, plugintest.FilterAll(t, pl, cs, h, pod), map[string]*framework.Status{"n1": noExisting, "n3": fits})
+		n2, _ := h.Snap.Get("n2")
 		if st := pl.RemovePod(ctx, cs, pod, framework.MustPodInfo(lonely), n2); !st.IsSuccess() {
 			t.Fatalf("RemovePod: %v", st)
 		}
-		n1, _ := h.snap.Get("n1")
+		n1, _ := h.Snap.Get("n1")
 		if st := pl.Filter(ctx, cs, pod, n1); !st.IsSuccess() {
 			t.Errorf("after RemovePod: got %v, want success", st)
 		}
@@ -317,11 +284,11 @@ func TestPreFilterExtensions(t *testing.T) {
 		pl := newPlugin(t, h, "")
 		pod := plugintest.MakePod("p").Obj()
 		cs := framework.NewCycleState()
-		if _, st := pl.PreFilter(ctx, cs, pod, h.snap.Nodes); !st.IsSkip() {
+		if _, st := pl.PreFilter(ctx, cs, pod, h.Snap.Nodes); !st.IsSkip() {
 			t.Fatalf("PreFilter: got %v, want Skip", st)
 		}
 		cs.SkipFilterPlugins[Name] = true
-		n1, _ := h.snap.Get("n1")
+		n1, _ := h.Snap.Get("n1")
 		if st := pl.AddPod(ctx, cs, pod, framework.MustPodInfo(lonely), n1); !st.IsSuccess() {
 			t.Errorf("AddPod: %v", st)
 		}
@@ -331,7 +298,7 @@ func TestPreFilterExtensions(t *testing.T) {
 func TestFilterWithoutPreFilterIsAnError(t *testing.T) {
 	h := newHandle(t, threeNodes(), nil)
 	pl := newPlugin(t, h, "")
-	n1, _ := h.snap.Get("n1")
+	n1, _ := h.Snap.Get("n1")
 	if st := pl.Filter(context.Background(), framework.NewCycleState(), plugintest.MakePod("p").Obj(), n1); st.Code() != framework.Error {
 		t.Errorf("got %v, want Error", st)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/skiffk8s/skiff/scheduler/framework"
+	"github.com/skiffk8s/skiff/scheduler/plugins/plugintest"
 )
 
 func TestArgs(t *testing.T) {
@@ -34,11 +35,7 @@ func TestArgs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHandle(t, nil, nil)
-			var raw []byte
-			if tc.args != "" {
-				raw = []byte(tc.args)
-			}
-			p, err := New(context.Background(), raw, h)
+			p, err := New(context.Background(), plugintest.Args(tc.args), h)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), Name+" args: ") {
 					t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)

@@ -1,13 +1,11 @@
 package interpodaffinity
 
 import (
-	"context"
 	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/skiffk8s/skiff/scheduler/framework"
 	"github.com/skiffk8s/skiff/scheduler/plugins/plugintest"
 )
 
@@ -140,7 +138,7 @@ func TestScore(t *testing.T) {
 			}
 			h := newHandle(t, nodes, tc.pods)
 			pl := newPlugin(t, h, tc.args)
-			got, skipped := scoreAll(t, pl, h, tc.pod)
+			got, skipped := plugintest.ScoreAll(t, pl, tc.pod, h.Snap.Nodes)
 			if skipped != tc.wantSkip {
 				t.Fatalf("PreScore skipped: %v, want %v", skipped, tc.wantSkip)
 			}
@@ -149,34 +147,4 @@ func TestScore(t *testing.T) {
 			}
 		})
 	}
-}
-
-// scoreAll runs PreScore, Score on every node and NormalizeScore.
-func scoreAll(t *testing.T, pl *InterPodAffinity, h *fakeHandle, pod *corev1.Pod) (map[string]int64, bool) {
-	t.Helper()
-	ctx := context.Background()
-	cs := framework.NewCycleState()
-	st := pl.PreScore(ctx, cs, pod, h.snap.Nodes)
-	if st.IsSkip() {
-		return nil, true
-	}
-	if !st.IsSuccess() {
-		t.Fatalf("PreScore: %v", st)
-	}
-	var scores framework.NodeScoreList
-	for _, ni := range h.snap.Nodes {
-		s, st := pl.Score(ctx, cs, pod, ni)
-		if !st.IsSuccess() {
-			t.Fatalf("Score %s: %v", ni.Node().Name, st)
-		}
-		scores = append(scores, framework.NodeScore{Name: ni.Node().Name, Score: s})
-	}
-	if st := pl.ScoreExtensions().NormalizeScore(ctx, cs, pod, scores); !st.IsSuccess() {
-		t.Fatalf("NormalizeScore: %v", st)
-	}
-	got := map[string]int64{}
-	for _, s := range scores {
-		got[s.Name] = s.Score
-	}
-	return got, false
 }

@@ -7,6 +7,15 @@
 //
 // Resources are given as name/quantity pairs ("cpu", "500m", "memory",
 // "1Gi"); an odd count or a bad quantity panics (tests only).
+//
+// For plugins that read the snapshot or listers, NewHandle is a fake
+// framework.Handle over a snapshot and a fake clientset's informers, and
+// FilterAll and ScoreAll run a plugin's filter or score points over its
+// nodes:
+//
+//	h := plugintest.NewHandle(t, nodes, pods, objs, func(f informers.SharedInformerFactory) { f.Core().V1().Namespaces().Informer() })
+//	pl := plugintest.MustNew[*InterPodAffinity](t, New, h, `{"hardPodAffinityWeight": 2}`)
+//	plugintest.AssertStatuses(t, plugintest.FilterAll(t, pl, framework.NewCycleState(), h, pod), want)
 package plugintest
 
 import (

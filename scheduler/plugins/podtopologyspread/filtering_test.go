@@ -255,8 +255,8 @@ func TestFilter(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHandle(t, tc.nodes, tc.pods, tc.objs...)
-			got := filterAll(t, newPlugin(t, h, tc.args), framework.NewCycleState(), h, tc.pod)
-			assertStatuses(t, got, tc.want)
+			got := plugintest.FilterAll(t, newPlugin(t, h, tc.args), framework.NewCycleState(), h, tc.pod)
+			plugintest.AssertStatuses(t, got, tc.want)
 		})
 	}
 }
@@ -265,39 +265,6 @@ func terminating(p *corev1.Pod) *corev1.Pod {
 	now := metav1.Now()
 	p.DeletionTimestamp = &now
 	return p
-}
-
-// filterAll runs PreFilter and then Filter on every node of h's
-// snapshot (a skipped Filter counts as fitting).
-func filterAll(t *testing.T, pl *PodTopologySpread, cs *framework.CycleState, h *fakeHandle, pod *corev1.Pod) map[string]*framework.Status {
-	t.Helper()
-	ctx := context.Background()
-	_, st := pl.PreFilter(ctx, cs, pod, h.snap.Nodes)
-	if !st.IsSuccess() && !st.IsSkip() {
-		t.Fatalf("PreFilter: %v", st)
-	}
-	if st.IsSkip() {
-		cs.SkipFilterPlugins[Name] = true
-	}
-	got := map[string]*framework.Status{}
-	for _, ni := range h.snap.Nodes {
-		if st.IsSkip() {
-			got[ni.Node().Name] = nil
-			continue
-		}
-		got[ni.Node().Name] = pl.Filter(ctx, cs, pod, ni)
-	}
-	return got
-}
-
-func assertStatuses(t *testing.T, got, want map[string]*framework.Status) {
-	t.Helper()
-	for name, w := range want {
-		g := got[name]
-		if g.Code() != w.Code() || g.Message() != w.Message() {
-			t.Errorf("node %s: got %v, want %v", name, g, w)
-		}
-	}
 }
 
 func TestPreFilterExtensions(t *testing.T) {
@@ -310,14 +277,14 @@ func TestPreFilterExtensions(t *testing.T) {
 		h := newHandle(t, zoneAB, existing)
 		pl := newPlugin(t, h, "")
 		cs := framework.NewCycleState()
-		assertStatuses(t, filterAll(t, pl, cs, h, pod), map[string]*framework.Status{"n2": skewed, "n4": fits})
+		plugintest.AssertStatuses(t, plugintest.FilterAll(t, pl, cs, h, pod), map[string]*framework.Status{"n2": skewed, "n4": fits})
 
 		sim := cs.Clone()
-		n1, _ := h.snap.Get("n1")
+		n1, _ := h.Snap.Get("n1")
 		if st := pl.RemovePod(ctx, sim, pod, framework.MustPodInfo(existing[0]), n1); !st.IsSuccess() {
 			t.Fatalf("RemovePod: %v", st)
 		}
-		n2, _ := h.snap.Get("n2")
+		n2, _ := h.Snap.Get("n2")
 		if st := pl.Filter(ctx, sim, pod, n2); !st.IsSuccess() {
 			t.Errorf("after RemovePod: got %v, want success", st)
 		}
@@ -330,12 +297,12 @@ func TestPreFilterExtensions(t *testing.T) {
 		h := newHandle(t, zoneAB, pods(foos("n1", 1), foos("n3", 1)))
 		pl := newPlugin(t, h, "")
 		cs := framework.NewCycleState()
-		assertStatuses(t, filterAll(t, pl, cs, h, pod), map[string]*framework.Status{"n1": fits, "n3": fits})
-		n3, _ := h.snap.Get("n3")
-		if st := pl.RemovePod(ctx, cs, pod, framework.MustPodInfo(h.snap.Nodes[2].Pods[0].Pod), n3); !st.IsSuccess() {
+		plugintest.AssertStatuses(t, plugintest.FilterAll(t, pl, cs, h, pod), map[string]*framework.Status{"n1": fits, "n3": fits})
+		n3, _ := h.Snap.Get("n3")
+		if st := pl.RemovePod(ctx, cs, pod, framework.MustPodInfo(h.Snap.Nodes[2].Pods[0].Pod), n3); !st.IsSuccess() {
 			t.Fatalf("RemovePod: %v", st)
 		}
-		n1, _ := h.snap.Get("n1")
+		n1, _ := h.Snap.Get("n1")
 		if st := pl.Filter(ctx, cs, pod, n1); st.Code() != framework.Unschedulable {
 			t.Errorf("after RemovePod: got %v, want Unschedulable", st)
 		}
@@ -345,13 +312,13 @@ func TestPreFilterExtensions(t *testing.T) {
 		h := newHandle(t, zoneAB, existing)
 		pl := newPlugin(t, h, "")
 		cs := framework.NewCycleState()
-		filterAll(t, pl, cs, h, pod)
-		n4, _ := h.snap.Get("n4")
+		plugintest.FilterAll(t, pl, cs, h, pod)
+		n4, _ := h.Snap.Get("n4")
 		added := plugintest.MakePod("added").Label("foo", "").Node("n4").Obj()
 		if st := pl.AddPod(ctx, cs, pod, framework.MustPodInfo(added), n4); !st.IsSuccess() {
 			t.Fatalf("AddPod: %v", st)
 		}
-		n2, _ := h.snap.Get("n2")
+		n2, _ := h.Snap.Get("n2")
 		if st := pl.Filter(ctx, cs, pod, n2); !st.IsSuccess() {
 			t.Errorf("after AddPod: got %v, want success", st)
 		}
@@ -361,13 +328,13 @@ func TestPreFilterExtensions(t *testing.T) {
 		h := newHandle(t, zoneAB, existing)
 		pl := newPlugin(t, h, "")
 		cs := framework.NewCycleState()
-		filterAll(t, pl, cs, h, pod)
-		n4, _ := h.snap.Get("n4")
+		plugintest.FilterAll(t, pl, cs, h, pod)
+		n4, _ := h.Snap.Get("n4")
 		added := plugintest.MakePod("added").Namespace("other").Label("foo", "").Node("n4").Obj()
 		if st := pl.AddPod(ctx, cs, pod, framework.MustPodInfo(added), n4); !st.IsSuccess() {
 			t.Fatalf("AddPod: %v", st)
 		}
-		n2, _ := h.snap.Get("n2")
+		n2, _ := h.Snap.Get("n2")
 		if st := pl.Filter(ctx, cs, pod, n2); st.Code() != framework.Unschedulable {
 			t.Errorf("after AddPod: got %v, want Unschedulable", st)
 		}

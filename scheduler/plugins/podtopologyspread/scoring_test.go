@@ -1,7 +1,6 @@
 package podtopologyspread
 
 import (
-	"context"
 	"reflect"
 	"testing"
 
@@ -10,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/skiffk8s/skiff/scheduler/framework"
 	"github.com/skiffk8s/skiff/scheduler/plugins/plugintest"
 )
 
@@ -167,8 +165,8 @@ func TestScore(t *testing.T) {
 			all := nodes(append(append([]*plugintest.NodeBuilder{}, tc.nodes...), tc.failed...)...)
 			h := newHandle(t, all, tc.pods, tc.objs...)
 			pl := newPlugin(t, h, tc.args)
-			candidates := h.snap.Nodes[:len(tc.nodes)]
-			got, skipped := scoreAll(t, pl, tc.pod, candidates)
+			candidates := h.Snap.Nodes[:len(tc.nodes)]
+			got, skipped := plugintest.ScoreAll(t, pl, tc.pod, candidates)
 			if skipped != tc.wantSkip {
 				t.Fatalf("PreScore skipped: %v, want %v", skipped, tc.wantSkip)
 			}
@@ -184,35 +182,4 @@ func statefulSet(name string, matchLabels map[string]string) *appsv1.StatefulSet
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 		Spec:       appsv1.StatefulSetSpec{Selector: &metav1.LabelSelector{MatchLabels: matchLabels}},
 	}
-}
-
-// scoreAll runs PreScore with the candidates, Score on each and
-// NormalizeScore.
-func scoreAll(t *testing.T, pl *PodTopologySpread, pod *corev1.Pod, candidates []*framework.NodeInfo) (map[string]int64, bool) {
-	t.Helper()
-	ctx := context.Background()
-	cs := framework.NewCycleState()
-	st := pl.PreScore(ctx, cs, pod, candidates)
-	if st.IsSkip() {
-		return nil, true
-	}
-	if !st.IsSuccess() {
-		t.Fatalf("PreScore: %v", st)
-	}
-	var scores framework.NodeScoreList
-	for _, ni := range candidates {
-		s, st := pl.Score(ctx, cs, pod, ni)
-		if !st.IsSuccess() {
-			t.Fatalf("Score %s: %v", ni.Node().Name, st)
-		}
-		scores = append(scores, framework.NodeScore{Name: ni.Node().Name, Score: s})
-	}
-	if st := pl.ScoreExtensions().NormalizeScore(ctx, cs, pod, scores); !st.IsSuccess() {
-		t.Fatalf("NormalizeScore: %v", st)
-	}
-	got := map[string]int64{}
-	for _, s := range scores {
-		got[s.Name] = s.Score
-	}
-	return got, false
 }
