@@ -15,7 +15,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	testclock "k8s.io/utils/clock/testing"
 
-	"github.com/skiffk8s/skiff/controllers/internal/ctlharness"
+	"github.com/skiffk8s/skiff/controllers/internal/ctrltest"
 )
 
 var created = metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -55,7 +55,7 @@ func pod(name, ip string, ready bool, mods ...func(*corev1.Pod)) *corev1.Pod {
 func newTest(t *testing.T, objs ...runtime.Object) (*Controller, *fake.Clientset) {
 	t.Helper()
 	client := fake.NewClientset(objs...)
-	c := ctlharness.Context(t, client, Name, testclock.NewFakeClock(created.Time), nil)
+	c := ctrltest.Context(t, client, Name, testclock.NewFakeClock(created.Time), nil)
 	ctl, err := New(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)

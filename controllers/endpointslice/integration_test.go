@@ -16,13 +16,13 @@ import (
 	"github.com/skiffk8s/skiff/apiserver/apitest"
 	"github.com/skiffk8s/skiff/controllers/endpoints"
 	"github.com/skiffk8s/skiff/controllers/endpointslice"
-	"github.com/skiffk8s/skiff/controllers/internal/ctlharness"
+	"github.com/skiffk8s/skiff/controllers/internal/ctrltest"
 )
 
 // startBoth runs the endpoint and endpointslice controllers against srv.
 func startBoth(t *testing.T, client kubernetes.Interface) {
-	ctlharness.Run(t, endpoints.New, ctlharness.Context(t, client, endpoints.Name, clock.RealClock{}, nil))
-	ctlharness.Run(t, endpointslice.New, ctlharness.Context(t, client, endpointslice.Name, clock.RealClock{}, nil))
+	ctrltest.Start(t, endpoints.New, ctrltest.Context(t, client, endpoints.Name, clock.RealClock{}, nil))
+	ctrltest.Start(t, endpointslice.New, ctrltest.Context(t, client, endpointslice.Name, clock.RealClock{}, nil))
 }
 
 // runPod creates a pod bound to node-a and sets its status as a kubelet
@@ -98,7 +98,7 @@ func TestEndpointsFollowPodReadiness(t *testing.T) {
 	startBoth(t, client)
 
 	// With no pods the service has a placeholder slice and an empty Endpoints.
-	ctlharness.Eventually(t, 10*time.Second, func() error {
+	ctrltest.EventuallyNil(t, 10*time.Second, func() error {
 		eps, _, n, err := sliceEndpoints(client, "web")
 		if err != nil || n != 1 || len(eps) != 0 {
 			return fmt.Errorf("want one empty placeholder slice, got %d slices, %d endpoints (%v)", n, len(eps), err)
@@ -113,7 +113,7 @@ func TestEndpointsFollowPodReadiness(t *testing.T) {
 	runPod(t, client, webPod("a", 8080), "10.244.0.2", true)
 	runPod(t, client, webPod("b", 9090), "10.244.0.3", false)
 
-	ctlharness.Eventually(t, 10*time.Second, func() error {
+	ctrltest.EventuallyNil(t, 10*time.Second, func() error {
 		eps, ports, _, err := sliceEndpoints(client, "web")
 		if err != nil {
 			return err
@@ -159,7 +159,7 @@ func TestEndpointsFollowPodReadiness(t *testing.T) {
 	if err := client.CoreV1().Pods("default").Delete(ctx, "a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	ctlharness.Eventually(t, 10*time.Second, func() error {
+	ctrltest.EventuallyNil(t, 10*time.Second, func() error {
 		eps, _, _, err := sliceEndpoints(client, "web")
 		if err != nil {
 			return err
@@ -207,7 +207,7 @@ func TestHeadlessServiceHostnames(t *testing.T) {
 			Spec: corev1.PodSpec{Hostname: fmt.Sprintf("db-%d", i), Subdomain: "db", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
 		runPod(t, client, p, ip, true)
 	}
-	ctlharness.Eventually(t, 10*time.Second, func() error {
+	ctrltest.EventuallyNil(t, 10*time.Second, func() error {
 		eps, ports, _, err := sliceEndpoints(client, "db")
 		if err != nil {
 			return err

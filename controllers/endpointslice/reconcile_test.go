@@ -15,7 +15,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	testclock "k8s.io/utils/clock/testing"
 
-	"github.com/skiffk8s/skiff/controllers/internal/ctlharness"
+	"github.com/skiffk8s/skiff/controllers/internal/ctrltest"
 )
 
 func svc() *corev1.Service {
@@ -159,7 +159,7 @@ func TestSyncLeavesOutPodsOnUnknownNodes(t *testing.T) {
 	ps := pods(2)
 	ps[1].Spec.NodeName = "node-gone"
 	client := fake.NewClientset(s, ps[0], ps[1], nodes["node-a"])
-	c := ctlharness.Context(t, client, Name, testclock.NewFakeClock(time.Now()), nil)
+	c := ctrltest.Context(t, client, Name, testclock.NewFakeClock(time.Now()), nil)
 	ctl, err := New(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)

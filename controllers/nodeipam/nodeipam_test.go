@@ -13,7 +13,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/skiffk8s/skiff/apiserver/apitest"
-	"github.com/skiffk8s/skiff/controllers/internal/ctlharness"
+	"github.com/skiffk8s/skiff/controllers/internal/ctrltest"
 	"github.com/skiffk8s/skiff/controllers/nodeipam"
 )
 
@@ -29,7 +29,7 @@ func createNode(t *testing.T, client kubernetes.Interface, name string, podCIDR 
 func cidrOf(t *testing.T, client kubernetes.Interface, name string) string {
 	t.Helper()
 	var got string
-	ctlharness.Eventually(t, 10*time.Second, func() error {
+	ctrltest.EventuallyNil(t, 10*time.Second, func() error {
 		n, err := client.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -46,7 +46,7 @@ func cidrOf(t *testing.T, client kubernetes.Interface, name string) string {
 func TestNodesGetDistinctCIDRsFromTheDefaultRange(t *testing.T) {
 	srv := apitest.Start(t)
 	client := srv.Client
-	ctlharness.Run(t, nodeipam.New, ctlharness.Context(t, client, nodeipam.Name, clock.RealClock{}, nil))
+	ctrltest.Start(t, nodeipam.New, ctrltest.Context(t, client, nodeipam.Name, clock.RealClock{}, nil))
 	createNode(t, client, "n1", "")
 	createNode(t, client, "n2", "")
 	a, b := cidrOf(t, client, "n1"), cidrOf(t, client, "n2")
@@ -70,7 +70,7 @@ func TestExhaustionReuseAndRestart(t *testing.T) {
 	// A node that already holds 10.250.1.0/24 and one outside the range.
 	createNode(t, client, "old", "10.250.1.0/24")
 	createNode(t, client, "outside", "192.168.7.0/24")
-	stop := ctlharness.Run(t, nodeipam.New, ctlharness.Context(t, client, nodeipam.Name, clock.RealClock{}, opts))
+	stop := ctrltest.Start(t, nodeipam.New, ctrltest.Context(t, client, nodeipam.Name, clock.RealClock{}, opts))
 	createNode(t, client, "n1", "")
 	if got := cidrOf(t, client, "n1"); got != "10.250.0.0/24" {
 		t.Fatalf("n1 got %s, want the one free CIDR 10.250.0.0/24", got)
@@ -81,7 +81,7 @@ func TestExhaustionReuseAndRestart(t *testing.T) {
 
 	// The range is used up: n2 gets an event and NetworkUnavailable.
 	createNode(t, client, "n2", "")
-	ctlharness.Eventually(t, 10*time.Second, func() error {
+	ctrltest.EventuallyNil(t, 10*time.Second, func() error {
 		n, err := client.CoreV1().Nodes().Get(ctx, "n2", metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -112,7 +112,7 @@ func TestExhaustionReuseAndRestart(t *testing.T) {
 	if got := cidrOf(t, client, "n2"); got != "10.250.1.0/24" {
 		t.Errorf("n2 got %s, want the freed 10.250.1.0/24", got)
 	}
-	ctlharness.Eventually(t, 10*time.Second, func() error {
+	ctrltest.EventuallyNil(t, 10*time.Second, func() error {
 		n, _ := client.CoreV1().Nodes().Get(ctx, "n2", metav1.GetOptions{})
 		for _, c := range n.Status.Conditions {
 			if c.Type == corev1.NodeNetworkUnavailable && c.Status != corev1.ConditionFalse {
@@ -128,7 +128,7 @@ func TestExhaustionReuseAndRestart(t *testing.T) {
 	if err := client.CoreV1().Nodes().Delete(ctx, "n1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	ctlharness.Run(t, nodeipam.New, ctlharness.Context(t, client, nodeipam.Name, clock.RealClock{}, opts))
+	ctrltest.Start(t, nodeipam.New, ctrltest.Context(t, client, nodeipam.Name, clock.RealClock{}, opts))
 	createNode(t, client, "n3", "")
 	if got := cidrOf(t, client, "n3"); got != "10.250.0.0/24" {
 		t.Errorf("n3 got %s after restart, want 10.250.0.0/24 (n2 holds 10.250.1.0/24)", got)
@@ -142,7 +142,7 @@ func TestOptionsAreValidated(t *testing.T) {
 		{"node-cidr-mask-size": "12"},
 		{"cluster-cidr": "10.0.0.0/16,10.1.0.0/16"},
 	} {
-		c := ctlharness.Context(t, fake.NewClientset(), nodeipam.Name, clock.RealClock{}, opts)
+		c := ctrltest.Context(t, fake.NewClientset(), nodeipam.Name, clock.RealClock{}, opts)
 		if _, err := nodeipam.New(context.Background(), c); err == nil {
 			t.Errorf("options %v accepted", opts)
 		}

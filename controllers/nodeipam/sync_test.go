@@ -11,14 +11,14 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/clock"
 
-	"github.com/skiffk8s/skiff/controllers/internal/ctlharness"
+	"github.com/skiffk8s/skiff/controllers/internal/ctrltest"
 )
 
 func TestSyncPatchesTheNextFreeCIDRAfterTheExistingOnes(t *testing.T) {
 	held := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "held", UID: "u1"}, Spec: corev1.NodeSpec{PodCIDR: "10.244.0.0/24", PodCIDRs: []string{"10.244.0.0/24"}}}
 	fresh := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "fresh", UID: "u2"}}
 	client := fake.NewClientset(held, fresh)
-	c := ctlharness.Context(t, client, Name, clock.RealClock{}, nil)
+	c := ctrltest.Context(t, client, Name, clock.RealClock{}, nil)
 	ctl, err := New(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)

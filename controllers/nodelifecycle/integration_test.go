@@ -14,7 +14,7 @@ import (
 	testclock "k8s.io/utils/clock/testing"
 
 	"github.com/skiffk8s/skiff/apiserver/apitest"
-	"github.com/skiffk8s/skiff/controllers/internal/ctlharness"
+	"github.com/skiffk8s/skiff/controllers/internal/ctrltest"
 	"github.com/skiffk8s/skiff/controllers/nodelifecycle"
 )
 
@@ -98,7 +98,7 @@ func (c *cluster) step(d time.Duration) {
 // eventually polls f, moving the clock 100ms (the tainting period) per try.
 func (c *cluster) eventually(f func() error) {
 	c.t.Helper()
-	ctlharness.Eventually(c.t, 15*time.Second, func() error {
+	ctrltest.EventuallyNil(c.t, 15*time.Second, func() error {
 		c.clk.Step(100 * time.Millisecond)
 		return f()
 	})
@@ -170,7 +170,7 @@ func TestSilentNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 	c.createPod("p-30", "bad", &thirty)
 	c.createPod("p-0", "bad", &zero)
 	c.createPod("p-good", "good", nil)
-	ctlharness.Run(t, nodelifecycle.New, ctlharness.Context(t, srv.Client, nodelifecycle.Name, c.clk, nil))
+	ctrltest.Start(t, nodelifecycle.New, ctrltest.Context(t, srv.Client, nodelifecycle.Name, c.clk, nil))
 	time.Sleep(200 * time.Millisecond)
 
 	// The kubelet of "bad" stops; 40 s of silence is still fine.
@@ -272,7 +272,7 @@ func TestAllNodesDownStopsEvictions(t *testing.T) {
 	c.addNode("only")
 	zero := int64(0)
 	c.createPod("p", "only", &zero)
-	ctlharness.Run(t, nodelifecycle.New, ctlharness.Context(t, srv.Client, nodelifecycle.Name, c.clk, nil))
+	ctrltest.Start(t, nodelifecycle.New, ctrltest.Context(t, srv.Client, nodelifecycle.Name, c.clk, nil))
 	time.Sleep(200 * time.Millisecond)
 	delete(c.alive, "only")
 	c.step(50 * time.Second)

@@ -11,7 +11,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	testclock "k8s.io/utils/clock/testing"
 
-	"github.com/skiffk8s/skiff/controllers/internal/ctlharness"
+	"github.com/skiffk8s/skiff/controllers/internal/ctrltest"
 )
 
 func secs(n int64) *int64 { return &n }
@@ -113,7 +113,7 @@ func TestTaintingIsRateLimitedPerZone(t *testing.T) {
 			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: st}}}})
 	}
 	client := fake.NewClientset(nodes[0], nodes[1], nodes[2], nodes[3], nodes[4])
-	c := ctlharness.Context(t, client, Name, clk, nil)
+	c := ctrltest.Context(t, client, Name, clk, nil)
 	ctl, err := New(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestSyncPodDeletesAtOnceWithoutToleration(t *testing.T) {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n"}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{unreachableTaint}}}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "u"}, Spec: corev1.PodSpec{NodeName: "n"}}
 	client := fake.NewClientset(node, pod)
-	c := ctlharness.Context(t, client, Name, testclock.NewFakeClock(time.Now()), nil)
+	c := ctrltest.Context(t, client, Name, testclock.NewFakeClock(time.Now()), nil)
 	ctl, err := New(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)

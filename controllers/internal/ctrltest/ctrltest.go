@@ -1,8 +1,9 @@
 // Package ctrltest builds controllers.Context values for tests of the
-// workload controllers: one over a fake clientset with informer caches the
-// test fills directly (unit tests of a sync), and one over a real API
-// server from apiserver/apitest with the controller running (integration
-// tests). Both use a fake clock.
+// controllers: one over a fake clientset with informer caches the test
+// fills directly (unit tests of a sync), one over a real API server from
+// apiserver/apitest with the controller running (integration tests),
+// both with a fake clock, and one on any clientset and clock (Context)
+// with Start to run a controller on it until the test ends.
 package ctrltest
 
 import (
@@ -26,6 +27,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/skiffk8s/skiff/apiserver/apitest"
@@ -150,23 +152,9 @@ func NewCluster(t testing.TB, name string) *Cluster {
 	srv := apitest.Start(t)
 	// Start at the real time: the API server stamps creation times with it.
 	clk := testingclock.NewFakeClock(time.Now())
-	b := record.NewBroadcaster()
-	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: srv.Client.CoreV1().Events("")})
-	t.Cleanup(b.Shutdown)
-	logger := slog.New(slog.DiscardHandler)
-	if os.Getenv("SKIFF_TEST_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
 	return &Cluster{
-		Context: controllers.Context{
-			Client:    srv.Client,
-			Informers: informers.NewSharedInformerFactory(srv.Client, 0),
-			Recorder:  b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: name + "-controller"}),
-			Clock:     clk,
-			Logger:    logger,
-			Options:   map[string]string{},
-		},
-		Server: srv, Clock: clk,
+		Context: Context(t, srv.Client, name, clk, map[string]string{}),
+		Server:  srv, Clock: clk,
 	}
 }
 
@@ -174,19 +162,72 @@ func NewCluster(t testing.TB, name string) *Cluster {
 func (c *Cluster) Run(t testing.TB, ctrl controllers.Controller) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	run(t, ctx, cancel, ctrl, c.Context)
+}
+
+// Context returns a Context on client for the controller name: a fresh
+// informer factory, a recorder that writes events through client, clk
+// and options. Set SKIFF_TEST_LOG=1 to see the controller's logs.
+func Context(t testing.TB, client kubernetes.Interface, name string, clk clock.WithTicker, options map[string]string) controllers.Context {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("SKIFF_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	b := record.NewBroadcaster()
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	t.Cleanup(b.Shutdown)
+	return controllers.Context{
+		Client:    client,
+		Informers: informers.NewSharedInformerFactory(client, 0),
+		Recorder:  b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: name + "-controller"}),
+		Clock:     clk,
+		Logger:    logger,
+		Options:   options,
+	}
+}
+
+// Start builds the controller with init on c, starts c's informers and
+// runs the controller with two workers until the test ends; it returns
+// a function that stops the controller and waits for it.
+func Start(t testing.TB, init controllers.InitFunc, c controllers.Context) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ctl, err := init(ctx, c)
+	if err != nil {
+		cancel()
+		t.Fatalf("new controller: %v", err)
+	}
+	return run(t, ctx, cancel, ctl, c)
+}
+
+// run starts c's informers and ctl with two workers until ctx is
+// cancelled by the returned stop, which the test's cleanup also calls.
+func run(t testing.TB, ctx context.Context, cancel context.CancelFunc, ctl controllers.Controller, c controllers.Context) (stop func()) {
 	c.Informers.Start(ctx.Done())
+	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := ctrl.Run(ctx, 2); err != nil {
-			t.Errorf("run %s: %v", ctrl.Name(), err)
+		if err := ctl.Run(ctx, 2); err != nil && ctx.Err() == nil {
+			t.Errorf("run %s: %v", ctl.Name(), err)
 		}
 	}()
-	t.Cleanup(func() {
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
-		<-done
 		c.Informers.Shutdown()
-	})
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s did not stop", ctl.Name())
+		}
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // Eventually polls cond every 20 ms until it returns true or 10 s pass.
@@ -198,6 +239,23 @@ func Eventually(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// EventuallyNil calls f every 50ms until it returns nil or timeout
+// passes, then fails the test with f's last error.
+func EventuallyNil(t testing.TB, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
