@@ -8,31 +8,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/utils/clock"
 
 	"github.com/skiffk8s/skiff/apiserver/apitest"
-	"github.com/skiffk8s/skiff/controllers"
+	"github.com/skiffk8s/skiff/controllers/internal/ctrltest"
 )
 
 // startOn runs the controller against the test API server until the test
 // ends.
 func startOn(t *testing.T, srv *apitest.Server) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	inf := informers.NewSharedInformerFactory(srv.Client, 0)
-	c, err := New(ctx, controllers.Context{Client: srv.Client, Informers: inf, Clock: clock.RealClock{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inf.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, 1) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		inf.Shutdown()
-	})
+	ctrltest.Start(t, New, ctrltest.Context(t, srv.Client, Name, clock.RealClock{}, nil))
 }
 
 // waitAccount waits until ns/default exists and returns its UID.
