@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/skiffk8s/skiff/scheduler/framework"
+	"github.com/skiffk8s/skiff/scheduler/plugins/internal/pluginstate"
 )
 
 const preFilterStateKey framework.StateKey = "PreFilter" + Name
@@ -245,15 +246,7 @@ func (pl *InterPodAffinity) update(cs *framework.CycleState, pi *framework.PodIn
 }
 
 func getPreFilterState(cs *framework.CycleState) (*preFilterState, error) {
-	d, err := cs.Read(preFilterStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycle state: %w", preFilterStateKey, err)
-	}
-	s, ok := d.(*preFilterState)
-	if !ok {
-		return nil, fmt.Errorf("%q in cycle state is a %T", preFilterStateKey, d)
-	}
-	return s, nil
+	return pluginstate.Read[*preFilterState](cs, preFilterStateKey)
 }
 
 // Filter implements framework.FilterPlugin. Affinity failures are

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/skiffk8s/skiff/scheduler/framework"
+	"github.com/skiffk8s/skiff/scheduler/plugins/internal/pluginstate"
 )
 
 const preScoreStateKey framework.StateKey = "PreScore" + Name
@@ -150,15 +151,7 @@ func (pl *InterPodAffinity) scoreExistingPod(m scoreMap, pi *framework.PodInfo, 
 }
 
 func getPreScoreState(cs *framework.CycleState) (*preScoreState, error) {
-	d, err := cs.Read(preScoreStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycle state: %w", preScoreStateKey, err)
-	}
-	s, ok := d.(*preScoreState)
-	if !ok {
-		return nil, fmt.Errorf("%q in cycle state is a %T", preScoreStateKey, d)
-	}
-	return s, nil
+	return pluginstate.Read[*preScoreState](cs, preScoreStateKey)
 }
 
 // Score implements framework.ScorePlugin: the sum of the scores of the

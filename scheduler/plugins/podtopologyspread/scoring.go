@@ -11,6 +11,7 @@ import (
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 
 	"github.com/skiffk8s/skiff/scheduler/framework"
+	"github.com/skiffk8s/skiff/scheduler/plugins/internal/pluginstate"
 )
 
 const preScoreStateKey framework.StateKey = "PreScore" + Name
@@ -121,15 +122,7 @@ func (pl *PodTopologySpread) PreScore(ctx context.Context, cs *framework.CycleSt
 }
 
 func getPreScoreState(cs *framework.CycleState) (*preScoreState, error) {
-	d, err := cs.Read(preScoreStateKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading %q from cycle state: %w", preScoreStateKey, err)
-	}
-	s, ok := d.(*preScoreState)
-	if !ok {
-		return nil, fmt.Errorf("%q in cycle state is a %T", preScoreStateKey, d)
-	}
-	return s, nil
+	return pluginstate.Read[*preScoreState](cs, preScoreStateKey)
 }
 
 // Score implements framework.ScorePlugin: per constraint whose key the
