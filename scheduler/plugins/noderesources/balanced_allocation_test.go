@@ -14,15 +14,7 @@ import (
 
 func newBalanced(t *testing.T, args string) *BalancedAllocation {
 	t.Helper()
-	var b []byte
-	if args != "" {
-		b = []byte(args)
-	}
-	p, err := NewBalancedAllocation(context.Background(), b, nil)
-	if err != nil {
-		t.Fatalf("NewBalancedAllocation: %v", err)
-	}
-	return p.(*BalancedAllocation)
+	return pt.MustNew[*BalancedAllocation](t, NewBalancedAllocation, nil, args)
 }
 
 func TestBalancedAllocationScore(t *testing.T) {

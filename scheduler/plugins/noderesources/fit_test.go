@@ -14,15 +14,7 @@ import (
 
 func newFit(t *testing.T, args string) *Fit {
 	t.Helper()
-	var b []byte
-	if args != "" {
-		b = []byte(args)
-	}
-	p, err := NewFit(context.Background(), b, nil)
-	if err != nil {
-		t.Fatalf("NewFit: %v", err)
-	}
-	return p.(*Fit)
+	return pt.MustNew[*Fit](t, NewFit, nil, args)
 }
 
 func TestFitFilter(t *testing.T) {
