@@ -57,10 +57,12 @@ func (s *Server) handleContainerLogs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
+	// The headers go out with the first flush, once the existing log has
+	// been read (and tailLines applied): a client that has them sees every
+	// line written after that.
 	flush := func() {
 		_ = http.NewResponseController(w).Flush()
 	}
-	flush()
 	lw := newLogWriter(w, opts)
 	err := copyLog(r.Context(), path, lw, opts.follow, s.cfg.LogPollInterval, flush, finished)
 	if err != nil && !errors.Is(err, errLimitReached) {
