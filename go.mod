@@ -17,6 +17,8 @@ require (
 	k8s.io/kubelet v0.37.2
 )
 
+require github.com/miekg/dns v1.1.73 // indirect
+
 require (
 	github.com/Microsoft/go-winio v0.6.3-0.20251027160822-ad3df93bed29 // indirect
 	github.com/Microsoft/hcsshim v0.15.0-rc.4 // indirect
