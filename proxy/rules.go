@@ -1,0 +1,387 @@
+package proxy
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+)
+
+// Input is everything Render needs. Render never mutates it.
+type Input struct {
+	// Services and Slices are the cluster's Services and EndpointSlices,
+	// in any order.
+	Services []*corev1.Service
+	Slices   []*discoveryv1.EndpointSlice
+	// NodeName selects this node's endpoints for the Local traffic
+	// policies.
+	NodeName string
+	// NodeIPs are the addresses NodePorts are served on; empty means every
+	// local address (-m addrtype --dst-type LOCAL).
+	NodeIPs []string
+	// ClusterCIDR is the pod network; traffic to a ClusterIP from outside
+	// it is masqueraded. Empty means no such masquerade.
+	ClusterCIDR string
+}
+
+// Chain is one iptables chain and its rules, each an iptables-restore
+// line without the "-A CHAIN " head.
+type Chain struct {
+	Name  string
+	Rules []string
+}
+
+// Ruleset is a rendering: the proxy's chains of the nat and filter tables,
+// in a stable order, and the UDP endpoints behind each ClusterIP (for
+// conntrack flushing).
+type Ruleset struct {
+	NAT    []Chain
+	Filter []Chain
+	// UDP maps "clusterIP" to the set of endpoint IPs traffic to it may be
+	// DNATed to, for UDP service ports.
+	UDP map[string]map[string]bool
+}
+
+// RuleCount is the number of rules over both tables.
+func (r Ruleset) RuleCount() int {
+	n := 0
+	for _, c := range r.NAT {
+		n += len(c.Rules)
+	}
+	for _, c := range r.Filter {
+		n += len(c.Rules)
+	}
+	return n
+}
+
+// endpoint is one address:port of a service port, from an EndpointSlice.
+type endpoint struct {
+	ip, addr    string // addr is "ip:port"
+	local       bool
+	ready       bool
+	serving     bool
+	terminating bool
+}
+
+// Render computes the proxy's chains for in. It is pure and deterministic:
+// the same input gives byte-identical rules.
+func Render(in Input) Ruleset {
+	r := renderer{in: in, chains: map[string]*Chain{}, udp: map[string]map[string]bool{}}
+	return r.render()
+}
+
+type renderer struct {
+	in     Input
+	chains map[string]*Chain
+	order  []string // per-service nat chains in creation order
+	nat    struct{ services, nodePorts []string }
+	filter struct{ services, external []string }
+	udp    map[string]map[string]bool
+}
+
+func (r *renderer) chain(name string) *Chain {
+	c, ok := r.chains[name]
+	if !ok {
+		c = &Chain{Name: name}
+		r.chains[name] = c
+		r.order = append(r.order, name)
+	}
+	return c
+}
+
+func (r *renderer) render() Ruleset {
+	bySvc := map[string][]*discoveryv1.EndpointSlice{}
+	for _, s := range r.in.Slices {
+		if s.AddressType != discoveryv1.AddressTypeIPv4 {
+			continue
+		}
+		name := s.Labels[discoveryv1.LabelServiceName]
+		if name == "" {
+			continue
+		}
+		bySvc[s.Namespace+"/"+name] = append(bySvc[s.Namespace+"/"+name], s)
+	}
+	svcs := append([]*corev1.Service(nil), r.in.Services...)
+	sort.Slice(svcs, func(i, j int) bool {
+		if svcs[i].Namespace != svcs[j].Namespace {
+			return svcs[i].Namespace < svcs[j].Namespace
+		}
+		return svcs[i].Name < svcs[j].Name
+	})
+	for _, svc := range svcs {
+		if svc.Spec.Type == corev1.ServiceTypeExternalName || net.ParseIP(svc.Spec.ClusterIP).To4() == nil {
+			continue // headless, ExternalName, IPv6: no rules
+		}
+		slices := bySvc[svc.Namespace+"/"+svc.Name]
+		for i := range svc.Spec.Ports {
+			r.servicePort(svc, &svc.Spec.Ports[i], slices)
+		}
+	}
+	return r.result()
+}
+
+// servicePort renders one port of one service.
+func (r *renderer) servicePort(svc *corev1.Service, port *corev1.ServicePort, slices []*discoveryv1.EndpointSlice) {
+	spn := servicePortName(svc.Namespace, svc.Name, port.Name)
+	proto := strings.ToLower(string(port.Protocol))
+	if proto == "" {
+		proto = "tcp"
+	}
+	eps := endpointsFor(slices, port, r.in.NodeName)
+	var local []endpoint
+	for _, e := range eps {
+		if e.local {
+			local = append(local, e)
+		}
+	}
+	clusterEps := usable(eps)
+	if svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal {
+		clusterEps = usable(local)
+	}
+	extLocal := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+	extEps := usable(eps)
+	if extLocal {
+		extEps = usable(local)
+	}
+	nodePort := port.NodePort != 0 && (svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer)
+	hasExternal := nodePort || len(svc.Spec.ExternalIPs) > 0
+
+	cip := svc.Spec.ClusterIP
+	dport := strconv.Itoa(int(port.Port))
+	match := fmt.Sprintf("-p %s -m %s -d %s --dport %s", proto, proto, cip, dport)
+	affinity := svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP
+	timeout := 10800
+	if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+		timeout = int(*c.ClientIP.TimeoutSeconds)
+	}
+
+	svcName := svcChain(spn, proto)
+	if len(clusterEps) == 0 {
+		r.filter.services = append(r.filter.services,
+			fmt.Sprintf("-m comment --comment %q %s -j REJECT", spn+" has no endpoints", match))
+	} else {
+		r.nat.services = append(r.nat.services,
+			fmt.Sprintf("-m comment --comment %q %s -j %s", spn+" cluster IP", match, svcName))
+		c := r.chain(svcName)
+		if r.in.ClusterCIDR != "" {
+			c.Rules = append(c.Rules, fmt.Sprintf("-m comment --comment %q %s ! -s %s -j %s", spn+" cluster IP", match, r.in.ClusterCIDR, chainMarkMasq))
+		}
+		c.Rules = append(c.Rules, r.balance(spn, proto, port, clusterEps, affinity, timeout)...)
+		if proto == "udp" {
+			set := r.udp[cip]
+			if set == nil {
+				set = map[string]bool{}
+				r.udp[cip] = set
+			}
+			for _, e := range clusterEps {
+				set[e.ip] = true
+			}
+		}
+	}
+	if !hasExternal {
+		return
+	}
+	var extTargets []string // rule heads that lead to the EXT chain
+	if nodePort {
+		extTargets = append(extTargets, fmt.Sprintf("-p %s -m %s --dport %d", proto, proto, port.NodePort))
+	}
+	for _, ip := range svc.Spec.ExternalIPs {
+		if net.ParseIP(ip).To4() == nil {
+			continue
+		}
+		extTargets = append(extTargets, fmt.Sprintf("-p %s -m %s -d %s --dport %s", proto, proto, ip, dport))
+	}
+	if len(extEps) == 0 {
+		for i, t := range extTargets {
+			if nodePort && i == 0 {
+				t = "-m addrtype --dst-type LOCAL " + t
+			}
+			r.filter.external = append(r.filter.external,
+				fmt.Sprintf("-m comment --comment %q %s -j REJECT", spn+" has no endpoints", t))
+		}
+		return
+	}
+	extName := extChain(spn, proto)
+	ext := r.chain(extName)
+	if extLocal {
+		if len(clusterEps) > 0 {
+			if r.in.ClusterCIDR != "" {
+				ext.Rules = append(ext.Rules, fmt.Sprintf("-m comment --comment %q -s %s -j %s", "pod traffic for "+spn+" external destinations", r.in.ClusterCIDR, svcName))
+			}
+			ext.Rules = append(ext.Rules,
+				fmt.Sprintf("-m comment --comment %q -m addrtype --src-type LOCAL -j %s", "masquerade LOCAL traffic for "+spn+" external destinations", chainMarkMasq),
+				fmt.Sprintf("-m comment --comment %q -m addrtype --src-type LOCAL -j %s", "route LOCAL traffic for "+spn+" external destinations", svcName))
+		}
+		svl := svlChain(spn, proto)
+		ext.Rules = append(ext.Rules, "-j "+svl)
+		r.chain(svl).Rules = r.balance(spn, proto, port, extEps, affinity, timeout)
+	} else {
+		ext.Rules = append(ext.Rules,
+			fmt.Sprintf("-m comment --comment %q -j %s", "masquerade traffic for "+spn+" external destinations", chainMarkMasq),
+			"-j "+svcName)
+		if len(clusterEps) == 0 { // internal Local without local endpoints
+			ext.Rules[len(ext.Rules)-1] = "-j " + r.balanceChain(spn, proto, port, extEps, affinity, timeout)
+		}
+	}
+	for i, t := range extTargets {
+		line := fmt.Sprintf("-m comment --comment %q %s -j %s", spn, t, extName)
+		if nodePort && i == 0 {
+			r.nat.nodePorts = append(r.nat.nodePorts, line)
+		} else {
+			r.nat.services = append(r.nat.services, fmt.Sprintf("-m comment --comment %q %s -j %s", spn+" external IP", t, extName))
+		}
+	}
+}
+
+// balanceChain puts the load balancing over eps into the SVL chain (used
+// when the cluster chain holds a different, empty, set) and returns it.
+func (r *renderer) balanceChain(spn, proto string, port *corev1.ServicePort, eps []endpoint, affinity bool, timeout int) string {
+	name := svlChain(spn, proto)
+	r.chain(name).Rules = r.balance(spn, proto, port, eps, affinity, timeout)
+	return name
+}
+
+// balance renders the rules that pick one of eps (upstream's shape:
+// affinity checks first, then one statistic rule per endpoint with
+// probability 1/(n-i), the last unconditional) and the endpoints' SEP
+// chains.
+func (r *renderer) balance(spn, proto string, port *corev1.ServicePort, eps []endpoint, affinity bool, timeout int) []string {
+	var rules []string
+	if affinity {
+		for _, e := range eps {
+			sep := sepChain(spn, proto, e.addr)
+			rules = append(rules, fmt.Sprintf("-m comment --comment %q -m recent --name %s --rcheck --seconds %d --reap -j %s", spn+" -> "+e.addr, sep, timeout, sep))
+		}
+	}
+	n := len(eps)
+	for i, e := range eps {
+		sep := sepChain(spn, proto, e.addr)
+		if i < n-1 {
+			rules = append(rules, fmt.Sprintf("-m comment --comment %q -m statistic --mode random --probability %0.10f -j %s", spn+" -> "+e.addr, 1.0/float64(n-i), sep))
+		} else {
+			rules = append(rules, fmt.Sprintf("-m comment --comment %q -j %s", spn+" -> "+e.addr, sep))
+		}
+		c := r.chain(sep)
+		if len(c.Rules) > 0 {
+			continue // already rendered for the other policy's chain
+		}
+		recent := ""
+		if affinity {
+			recent = fmt.Sprintf(" -m recent --set --name %s --mask 255.255.255.255 --rsource", sep)
+		}
+		c.Rules = []string{
+			fmt.Sprintf("-m comment --comment %q -s %s -j %s", spn, e.ip, chainMarkMasq),
+			fmt.Sprintf("-m comment --comment %q -p %s -m %s%s -j DNAT --to-destination %s", spn, proto, proto, recent, e.addr),
+		}
+	}
+	return rules
+}
+
+// result assembles the chains in a stable order: the fixed chains first,
+// then the per-service chains sorted by name.
+func (r *renderer) result() Ruleset {
+	services := append([]string(nil), r.nat.services...)
+	if len(r.in.NodeIPs) == 0 {
+		services = append(services, fmt.Sprintf("-m comment --comment %q -m addrtype --dst-type LOCAL -j %s", "skiff service nodeports", chainNodePorts))
+	} else {
+		for _, ip := range r.in.NodeIPs {
+			services = append(services, fmt.Sprintf("-m comment --comment %q -d %s -j %s", "skiff service nodeports", ip, chainNodePorts))
+		}
+	}
+	rs := Ruleset{UDP: r.udp}
+	rs.NAT = []Chain{
+		{Name: chainServices, Rules: services},
+		{Name: chainNodePorts, Rules: r.nat.nodePorts},
+		{Name: chainMarkMasq, Rules: []string{"-j MARK --or-mark " + strings.Split(masqMark, "/")[0]}},
+		{Name: chainPostrouting, Rules: []string{
+			"-m mark ! --mark " + masqMark + " -j RETURN",
+			"-j MARK --xor-mark " + strings.Split(masqMark, "/")[0],
+			fmt.Sprintf("-m comment --comment %q -j MASQUERADE --random-fully", "skiff service traffic requiring SNAT"),
+		}},
+	}
+	names := append([]string(nil), r.order...)
+	sort.Strings(names)
+	for _, n := range names {
+		rs.NAT = append(rs.NAT, *r.chains[n])
+	}
+	rs.Filter = []Chain{
+		{Name: chainServices, Rules: r.filter.services},
+		{Name: chainExternalServices, Rules: r.filter.external},
+	}
+	return rs
+}
+
+// endpointsFor collects the endpoints of port from slices, deduplicated by
+// address and sorted by it. A slice port matches by name and protocol.
+func endpointsFor(slices []*discoveryv1.EndpointSlice, port *corev1.ServicePort, nodeName string) []endpoint {
+	proto := port.Protocol
+	if proto == "" {
+		proto = corev1.ProtocolTCP
+	}
+	seen := map[string]bool{}
+	var out []endpoint
+	for _, s := range slices {
+		var num int32
+		for _, p := range s.Ports {
+			pp := corev1.ProtocolTCP
+			if p.Protocol != nil {
+				pp = *p.Protocol
+			}
+			name := ""
+			if p.Name != nil {
+				name = *p.Name
+			}
+			if name == port.Name && pp == proto && p.Port != nil {
+				num = *p.Port
+				break
+			}
+		}
+		if num == 0 {
+			continue
+		}
+		for _, e := range s.Endpoints {
+			if len(e.Addresses) == 0 || net.ParseIP(e.Addresses[0]).To4() == nil {
+				continue
+			}
+			ip := e.Addresses[0]
+			addr := net.JoinHostPort(ip, strconv.Itoa(int(num)))
+			if seen[addr] {
+				continue
+			}
+			seen[addr] = true
+			c := e.Conditions
+			ready := c.Ready == nil || *c.Ready
+			out = append(out, endpoint{
+				ip: ip, addr: addr,
+				local:       nodeName != "" && e.NodeName != nil && *e.NodeName == nodeName,
+				ready:       ready,
+				serving:     (c.Serving == nil && ready) || (c.Serving != nil && *c.Serving),
+				terminating: c.Terminating != nil && *c.Terminating,
+			})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].addr < out[j].addr })
+	return out
+}
+
+// usable is upstream's endpoint choice: the ready endpoints, or when there
+// are none, the serving terminating ones.
+func usable(eps []endpoint) []endpoint {
+	var ready, term []endpoint
+	for _, e := range eps {
+		switch {
+		case e.ready:
+			ready = append(ready, e)
+		case e.serving && e.terminating:
+			term = append(term, e)
+		}
+	}
+	if len(ready) > 0 {
+		return ready
+	}
+	return term
+}

@@ -1,0 +1,163 @@
+package proxy
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+
+func TestRender(t *testing.T) {
+	base := Input{NodeName: "node-a", NodeIPs: []string{"192.168.1.10"}, ClusterCIDR: "10.244.0.0/16"}
+	cases := []struct {
+		name     string
+		golden   string
+		services []*corev1.Service
+		slices   []*discoveryv1.EndpointSlice
+		want     []string // lines the rendering must hold
+		wantNot  []string // substrings it must not hold
+	}{
+		{
+			name: "a service without endpoints is rejected in the filter table and has no nat chain", golden: "no-endpoints",
+			services: []*corev1.Service{service("default", "web", "10.96.0.20")},
+			want:     []string{`-A SKIFF-SERVICES -m comment --comment "default/web:http has no endpoints" -p tcp -m tcp -d 10.96.0.20 --dport 80 -j REJECT`},
+			wantNot:  []string{"SKIFF-SVC-", "SKIFF-SEP-"},
+		},
+		{
+			name: "a service with one endpoint DNATs to it without a statistic match", golden: "one-endpoint",
+			services: []*corev1.Service{service("default", "web", "10.96.0.20")},
+			slices:   []*discoveryv1.EndpointSlice{slice("default", "web", ready("10.244.1.5", "node-b"))},
+			want:     []string{"-j DNAT --to-destination 10.244.1.5:8080", "! -s 10.244.0.0/16 -j SKIFF-MARK-MASQ", "-s 10.244.1.5 -j SKIFF-MARK-MASQ"},
+			wantNot:  []string{"statistic", "REJECT"},
+		},
+		{
+			name: "a service with three endpoints balances with probabilities one third and one half", golden: "three-endpoints",
+			services: []*corev1.Service{service("default", "web", "10.96.0.20")},
+			slices:   []*discoveryv1.EndpointSlice{slice("default", "web", ready("10.244.1.5", "node-b"), ready("10.244.1.6", "node-b"), ready("10.244.2.7", "node-a"))},
+			want:     []string{"--probability 0.3333333333", "--probability 0.5000000000", "--to-destination 10.244.2.7:8080"},
+		},
+		{
+			name: "a named port only takes the slice port of the same name", golden: "named-ports",
+			services: []*corev1.Service{service("default", "web", "10.96.0.20", func(s *corev1.Service) {
+				s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Name: "metrics", Protocol: corev1.ProtocolTCP, Port: 9090})
+			})},
+			slices: []*discoveryv1.EndpointSlice{func() *discoveryv1.EndpointSlice {
+				s := slice("default", "web", ready("10.244.1.5", "node-b"))
+				s.Ports = append(s.Ports, discoveryv1.EndpointPort{Name: ptr("metrics"), Protocol: ptr(corev1.ProtocolTCP), Port: ptr(int32(9100))})
+				return s
+			}()},
+			want: []string{"--to-destination 10.244.1.5:8080", "--to-destination 10.244.1.5:9100", `"default/web:metrics cluster IP"`},
+		},
+		{
+			name: "a NodePort service is reached on the node's address through its EXT chain with masquerade", golden: "nodeport",
+			services: []*corev1.Service{service("default", "web", "10.96.0.20", nodePort(30080), func(s *corev1.Service) { s.Spec.ExternalIPs = []string{"203.0.113.9"} })},
+			slices:   []*discoveryv1.EndpointSlice{slice("default", "web", ready("10.244.1.5", "node-b"))},
+			want:     []string{"-d 192.168.1.10 -j SKIFF-NODEPORTS", "--dport 30080 -j SKIFF-EXT-", "-d 203.0.113.9 --dport 80 -j SKIFF-EXT-", "-j MASQUERADE --random-fully"},
+		},
+		{
+			name: "a NodePort service without endpoints rejects its node port in the filter table", golden: "nodeport-no-endpoints",
+			services: []*corev1.Service{service("default", "web", "10.96.0.20", nodePort(30080))},
+			want:     []string{`-A SKIFF-EXTERNAL-SERVICES -m comment --comment "default/web:http has no endpoints" -m addrtype --dst-type LOCAL -p tcp -m tcp --dport 30080 -j REJECT`},
+		},
+		{
+			name: "session affinity ClientIP checks recent lists with the service's timeout", golden: "affinity",
+			services: []*corev1.Service{service("default", "web", "10.96.0.20", func(s *corev1.Service) {
+				s.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
+				s.Spec.SessionAffinityConfig = &corev1.SessionAffinityConfig{ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptr(int32(600))}}
+			})},
+			slices: []*discoveryv1.EndpointSlice{slice("default", "web", ready("10.244.1.5", "node-b"), ready("10.244.1.6", "node-b"))},
+			want:   []string{"--rcheck --seconds 600 --reap", "-m recent --set --name SKIFF-SEP-"},
+		},
+		{
+			name: "internalTrafficPolicy Local only uses this node's endpoints", golden: "internal-local",
+			services: []*corev1.Service{service("default", "web", "10.96.0.20", func(s *corev1.Service) {
+				s.Spec.InternalTrafficPolicy = ptr(corev1.ServiceInternalTrafficPolicyLocal)
+			})},
+			slices:  []*discoveryv1.EndpointSlice{slice("default", "web", ready("10.244.1.5", "node-b"), ready("10.244.0.7", "node-a"))},
+			want:    []string{"--to-destination 10.244.0.7:8080"},
+			wantNot: []string{"10.244.1.5"},
+		},
+		{
+			name: "externalTrafficPolicy Local sends node port traffic to local endpoints through an SVL chain", golden: "external-local",
+			services: []*corev1.Service{service("default", "web", "10.96.0.20", nodePort(30080), func(s *corev1.Service) {
+				s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+			})},
+			slices: []*discoveryv1.EndpointSlice{slice("default", "web", ready("10.244.1.5", "node-b"), ready("10.244.0.7", "node-a"))},
+			want:   []string{"-j SKIFF-SVL-", "-m addrtype --src-type LOCAL -j SKIFF-MARK-MASQ", "-s 10.244.0.0/16 -j SKIFF-SVC-"},
+		},
+		{
+			name: "terminating endpoints are used only when no endpoint is ready", golden: "terminating",
+			services: []*corev1.Service{service("default", "web", "10.96.0.20"), service("default", "api", "10.96.0.21")},
+			slices: []*discoveryv1.EndpointSlice{
+				slice("default", "web", ep{ip: "10.244.1.5", node: "node-b", serving: true, terminating: true}),
+				slice("default", "api", ep{ip: "10.244.1.8", node: "node-b", serving: true, terminating: true}, ready("10.244.1.9", "node-b")),
+			},
+			want:    []string{"--to-destination 10.244.1.5:8080", "--to-destination 10.244.1.9:8080"},
+			wantNot: []string{"10.244.1.8:8080", "REJECT"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := base
+			in.Services, in.Slices = tc.services, tc.slices
+			got := dump(Render(in))
+			if again := dump(Render(in)); again != got {
+				t.Fatal("two renderings of the same input differ")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("rules lack %q:\n%s", w, got)
+				}
+			}
+			for _, w := range tc.wantNot {
+				if strings.Contains(got, w) {
+					t.Errorf("rules hold %q:\n%s", w, got)
+				}
+			}
+			path := filepath.Join("testdata", tc.golden+".rules")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("golden file: %v (run with -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("rules differ from %s:\n%s", path, got)
+			}
+		})
+	}
+}
+
+func TestChainNamesHashLikeUpstream(t *testing.T) {
+	// Upstream: "KUBE-SVC-" + base32(sha256("ns/name:port" + "tcp"))[:16].
+	if got, want := svcChain("default/kubernetes:https", "tcp"), "SKIFF-SVC-NPX46M4PTMTKRN6Y"; got != want {
+		t.Errorf("svcChain = %s, want %s (upstream's KUBE-SVC-NPX46M4PTMTKRN6Y)", got, want)
+	}
+}
+
+func TestRestoreDeltaWritesOnlyChangedChains(t *testing.T) {
+	in := bigCluster(3, 2)
+	prev := Render(in)
+	if data, n := restoreDelta(&prev, prev); data != nil || n != 0 {
+		t.Fatalf("unchanged rules give %d chains:\n%s", n, data)
+	}
+	in.Slices[1] = slice("bench", "svc-0001", ready("10.244.9.9", "node-b"))
+	next := Render(in)
+	data, _ := restoreDelta(&prev, next)
+	s := string(data)
+	if strings.Contains(s, svcChain("bench/svc-0000:http", "tcp")) || strings.Contains(s, "SKIFF-SERVICES") {
+		t.Errorf("delta rewrites chains of unchanged services:\n%s", s)
+	}
+	if !strings.Contains(s, "--to-destination 10.244.9.9:8080") || countLines(s, "\n-X SKIFF-SEP-") != 2 {
+		t.Errorf("delta does not replace svc-0001's endpoints (2 deleted SEP chains, 1 new):\n%s", s)
+	}
+}
