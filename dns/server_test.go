@@ -24,9 +24,7 @@ import (
 // upstreams, closed when the test ends.
 func startDNS(t testing.TB, client kubernetes.Interface, upstreams ...string) *dns.Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel() // bounds the start only: Start's ctx would stop the server
-	srv, err := dns.Start(context.WithoutCancel(ctx), dns.Config{Client: client, Listen: "127.0.0.1:0", Upstreams: append([]string{}, upstreams...)})
+	srv, err := dns.Start(context.Background(), dns.Config{Client: client, Listen: "127.0.0.1:0", Upstreams: append([]string{}, upstreams...)})
 	if err != nil {
 		t.Fatal(err)
 	}

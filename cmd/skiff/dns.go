@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiffk8s/skiff/dns"
+)
+
+// dnsOptions are the `skiff dns` flags.
+type dnsOptions struct {
+	kubeconfig    string
+	listen        string
+	clusterDomain string
+	upstreams     []string
+}
+
+func newDNSCommand() *cobra.Command {
+	var o dnsOptions
+	c := &cobra.Command{
+		Use:   "dns",
+		Short: "Run the node-local cluster DNS server (Services and endpoints by name; other names forwarded)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext()
+			defer stop()
+			return runDNS(ctx, o)
+		},
+	}
+	fs := c.Flags()
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "/etc/skiff/admin.kubeconfig", "kubeconfig to reach the API server")
+	fs.StringVar(&o.listen, "listen", "10.96.0.10:53", "UDP and TCP address to serve on")
+	fs.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
+	fs.StringSliceVar(&o.upstreams, "upstream", nil, "resolvers for other names (default: the nameservers of /etc/resolv.conf)")
+	return c
+}
+
+func runDNS(ctx context.Context, o dnsOptions) error {
+	rc, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+	if err != nil {
+		return fmt.Errorf("--kubeconfig: %w", err)
+	}
+	rc.UserAgent = "skiff-dns"
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("--kubeconfig: %w", err)
+	}
+	logger := newLogger()
+	tuneGC()
+	go trimStartupPages(ctx, logger)
+	return dns.Run(ctx, dns.Config{Client: client, Listen: o.listen, ClusterDomain: o.clusterDomain, Upstreams: o.upstreams, Logger: logger})
+}
