@@ -27,6 +27,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAPIServerCommand(), newUpCommand(), newKubectlCommand(), newVersionCommand(), newImageCommand(), newKubeletCommand(), newSchedulerCommand(), newControllerManagerCommand(), newDNSCommand())
+	root.AddCommand(newAPIServerCommand(), newUpCommand(), newKubectlCommand(), newVersionCommand(), newImageCommand(), newKubeletCommand(), newSchedulerCommand(), newControllerManagerCommand(), newDNSCommand(), newProxyCommand())
 	return root
 }
