@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/coreos/go-iptables/iptables"
@@ -56,23 +57,21 @@ func (a *Applier) Apply(ctx context.Context, rs Ruleset, full bool) (int, error)
 	n := 0
 	err := a.do(func() error {
 		prev := a.last
+		var missing map[string][]string
 		if full || prev == nil {
-			var err error
-			if prev, err = a.existing(ctx); err != nil {
+			have, err := a.existing(ctx)
+			if err != nil {
 				return err
 			}
 			// Keep the chains that still exist so they are deleted, but
-			// rewrite every chain of rs.
-			prev = &Ruleset{NAT: renamedOnly(prev.NAT), Filter: renamedOnly(prev.Filter)}
+			// rewrite every chain of rs; link the built-in chains to ours
+			// where the link is missing, in the same restore.
+			prev = &Ruleset{NAT: renamedOnly(have.rs.NAT), Filter: renamedOnly(have.rs.Filter)}
+			missing = have.missingJumps()
 		}
-		data, changed := restoreDelta(prev, rs)
+		data, changed := restoreDeltaJumps(prev, rs, missing)
 		if data != nil {
 			if err := restore(ctx, data); err != nil {
-				return err
-			}
-		}
-		if full || a.last == nil {
-			if err := ensureJumps(); err != nil {
 				return err
 			}
 		}
@@ -97,30 +96,85 @@ func renamedOnly(chains []Chain) []Chain {
 	return out
 }
 
-// existing lists the proxy's chains present in the kernel.
-func (a *Applier) existing(ctx context.Context) (*Ruleset, error) {
-	var rs Ruleset
-	for _, t := range []string{"nat", "filter"} {
-		out, err := exec.CommandContext(ctx, "iptables-save", "-t", t).Output()
-		if err != nil {
-			return nil, fmt.Errorf("iptables-save -t %s: %w", t, err)
+// saved is what one iptables-save showed: the proxy's chains and the
+// rules of the built-in chains (for the jumps).
+type saved struct {
+	rs      Ruleset
+	builtin map[string]bool // "table -A CHAIN rule" lines
+}
+
+// existing lists the proxy's chains present in the kernel and the rules of
+// the built-in chains, from one iptables-save of both tables.
+func (a *Applier) existing(ctx context.Context) (*saved, error) {
+	out, err := exec.CommandContext(ctx, "iptables-save", "-t", "nat").Output()
+	if err != nil {
+		return nil, fmt.Errorf("iptables-save -t nat: %w", err)
+	}
+	out2, err := exec.CommandContext(ctx, "iptables-save", "-t", "filter").Output()
+	if err != nil {
+		return nil, fmt.Errorf("iptables-save -t filter: %w", err)
+	}
+	return parseSave(append(out, out2...)), nil
+}
+
+// parseSave reads iptables-save output.
+func parseSave(out []byte) *saved {
+	s := &saved{builtin: map[string]bool{}}
+	table := ""
+	for len(out) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(out, '\n'); i >= 0 {
+			line, out = out[:i], out[i+1:]
+		} else {
+			line, out = out, nil
 		}
-		var chains []Chain
-		for _, line := range strings.Split(string(out), "\n") {
-			if name, ok := strings.CutPrefix(line, ":"); ok {
-				name, _, _ = strings.Cut(name, " ")
-				if ownedChain(name) {
-					chains = append(chains, Chain{Name: name})
+		switch {
+		case len(line) == 0:
+		case line[0] == '*':
+			table = string(line[1:])
+		case line[0] == ':':
+			name, _, _ := bytes.Cut(line[1:], []byte(" "))
+			if ownedChain(string(name)) {
+				switch table {
+				case "nat":
+					s.rs.NAT = append(s.rs.NAT, Chain{Name: string(name)})
+				case "filter":
+					s.rs.Filter = append(s.rs.Filter, Chain{Name: string(name)})
 				}
 			}
-		}
-		if t == "nat" {
-			rs.NAT = chains
-		} else {
-			rs.Filter = chains
+		case bytes.HasPrefix(line, []byte("-A ")):
+			chain, _, _ := bytes.Cut(line[3:], []byte(" "))
+			if !ownedChain(string(chain)) {
+				s.builtin[table+" "+string(line)] = true
+			}
 		}
 	}
-	return &rs, nil
+	return s
+}
+
+// missingJumps returns, per table, the jumps of jumps() the saved rules
+// lack.
+func (s *saved) missingJumps() map[string][]string {
+	out := map[string][]string{}
+	for _, j := range jumps() {
+		if !s.builtin[j.table+" -A "+j.chain+" "+j.line()] {
+			out[j.table] = append(out[j.table], "-I "+j.chain+" 1 "+j.line())
+		}
+	}
+	return out
+}
+
+// line is the jump's rule as iptables-save prints it (arguments with
+// spaces quoted).
+func (j jump) line() string {
+	parts := make([]string, len(j.rule))
+	for i, a := range j.rule {
+		if strings.ContainsRune(a, ' ') {
+			a = strconv.Quote(a)
+		}
+		parts[i] = a
+	}
+	return strings.Join(parts, " ")
 }
 
 func restore(ctx context.Context, data []byte) error {
@@ -130,31 +184,6 @@ func restore(ctx context.Context, data []byte) error {
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("iptables-restore: %w: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	return nil
-}
-
-// ensureJumps creates the chains the built-in chains jump to (empty if
-// new) and inserts the jumps at the top if missing.
-func ensureJumps() error {
-	ipt, err := iptables.New(iptables.Timeout(5))
-	if err != nil {
-		return fmt.Errorf("iptables: %w", err)
-	}
-	for _, j := range jumps() {
-		target := j.rule[len(j.rule)-1]
-		exists, err := ipt.ChainExists(j.table, target)
-		if err != nil {
-			return fmt.Errorf("look up %s chain %s: %w", j.table, target, err)
-		}
-		if !exists {
-			if err := ipt.NewChain(j.table, target); err != nil {
-				return fmt.Errorf("create %s chain %s: %w", j.table, target, err)
-			}
-		}
-		if err := ipt.InsertUnique(j.table, j.chain, 1, j.rule...); err != nil {
-			return fmt.Errorf("link %s %s to %s: %w", j.table, j.chain, target, err)
-		}
 	}
 	return nil
 }
@@ -178,7 +207,7 @@ func (a *Applier) Cleanup(ctx context.Context) error {
 		if err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		data, _ := restoreDelta(have, Ruleset{})
+		data, _ := restoreDelta(&have.rs, Ruleset{})
 		if data != nil {
 			if err := restore(ctx, data); err != nil {
 				errs = append(errs, err)

@@ -98,6 +98,16 @@ func TestApplyInNetNS(t *testing.T) {
 	if again := nsenter(t, ns, "iptables-save", "-t", "nat"); stripCounters(again) != stripCounters(nat) {
 		t.Errorf("second sync changed the nat table:\n%s", again)
 	}
+	// A second full sync finds the jumps in place and adds none.
+	if _, err := a.Apply(ctx, Render(in), true); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jumps() {
+		line := "-A " + j.chain + " " + j.line() + "\n"
+		if n := strings.Count(nsenter(t, ns, "iptables-save", "-t", j.table), line); n != 1 {
+			t.Errorf("%s table holds %d copies of %q, want 1", j.table, n, line)
+		}
+	}
 
 	var reply string
 	inNS(t, ns, func() error {

@@ -13,21 +13,28 @@ import (
 // A nil prev means "nothing known": every chain is written. It returns
 // nil when there is nothing to change, and the number of chains written.
 func restoreDelta(prev *Ruleset, next Ruleset) ([]byte, int) {
+	return restoreDeltaJumps(prev, next, nil)
+}
+
+// restoreDeltaJumps is restoreDelta with extra rule lines per table
+// ("-I CHAIN 1 ...": the missing jumps from built-in chains) written after
+// the chains, in the same transaction.
+func restoreDeltaJumps(prev *Ruleset, next Ruleset, extra map[string][]string) ([]byte, int) {
 	var buf bytes.Buffer
 	n := 0
 	var pn, pf []Chain
 	if prev != nil {
 		pn, pf = prev.NAT, prev.Filter
 	}
-	n += tableDelta(&buf, "nat", pn, next.NAT, prev == nil)
-	n += tableDelta(&buf, "filter", pf, next.Filter, prev == nil)
-	if n == 0 {
+	n += tableDelta(&buf, "nat", pn, next.NAT, prev == nil, extra["nat"])
+	n += tableDelta(&buf, "filter", pf, next.Filter, prev == nil, extra["filter"])
+	if n == 0 && len(extra["nat"])+len(extra["filter"]) == 0 {
 		return nil, 0
 	}
 	return buf.Bytes(), n
 }
 
-func tableDelta(buf *bytes.Buffer, table string, prev, next []Chain, all bool) int {
+func tableDelta(buf *bytes.Buffer, table string, prev, next []Chain, all bool, extra []string) int {
 	old := make(map[string][]string, len(prev))
 	for _, c := range prev {
 		old[c.Name] = c.Rules
@@ -46,7 +53,7 @@ func tableDelta(buf *bytes.Buffer, table string, prev, next []Chain, all bool) i
 			gone = append(gone, c.Name)
 		}
 	}
-	if len(changed) == 0 && len(gone) == 0 {
+	if len(changed) == 0 && len(gone) == 0 && len(extra) == 0 {
 		return 0
 	}
 	buf.WriteString("*" + table + "\n")
@@ -63,6 +70,9 @@ func tableDelta(buf *bytes.Buffer, table string, prev, next []Chain, all bool) i
 	}
 	for _, g := range gone {
 		buf.WriteString("-X " + g + "\n")
+	}
+	for _, l := range extra {
+		buf.WriteString(l + "\n")
 	}
 	buf.WriteString("COMMIT\n")
 	return len(changed) + len(gone)
