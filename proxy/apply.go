@@ -58,16 +58,27 @@ func (a *Applier) Apply(ctx context.Context, rs Ruleset, full bool) (int, error)
 	err := a.do(func() error {
 		prev := a.last
 		var missing map[string][]string
-		if full || prev == nil {
+		switch {
+		case prev == nil:
+			// Nothing known (first sync, or after an error): list what
+			// the kernel has, so chains of ours the ruleset no longer has
+			// (a previous run's) are deleted, and which jumps are missing.
 			have, err := a.existing(ctx)
 			if err != nil {
 				return err
 			}
-			// Keep the chains that still exist so they are deleted, but
-			// rewrite every chain of rs; link the built-in chains to ours
-			// where the link is missing, in the same restore.
 			prev = &Ruleset{NAT: renamedOnly(have.rs.NAT), Filter: renamedOnly(have.rs.Filter)}
 			missing = have.missingJumps()
+		case full:
+			// A periodic resync: rewrite every chain, delete the ones the
+			// last sync wrote that are gone, and check the jumps by
+			// listing only the built-in chains (an iptables-save of a
+			// large nat table costs about as much as the restore).
+			prev = &Ruleset{NAT: renamedOnly(prev.NAT), Filter: renamedOnly(prev.Filter)}
+			var err error
+			if missing, err = listMissingJumps(); err != nil {
+				return err
+			}
 		}
 		data, changed := restoreDeltaJumps(prev, rs, missing)
 		if data != nil {
@@ -106,15 +117,40 @@ type saved struct {
 // existing lists the proxy's chains present in the kernel and the rules of
 // the built-in chains, from one iptables-save of both tables.
 func (a *Applier) existing(ctx context.Context) (*saved, error) {
-	out, err := exec.CommandContext(ctx, "iptables-save", "-t", "nat").Output()
+	// One iptables-save of every table: with the nf_tables backend each
+	// run fetches the whole ruleset, so "-t nat" and "-t filter" would
+	// pay for it twice.
+	out, err := exec.CommandContext(ctx, "iptables-save").Output()
 	if err != nil {
-		return nil, fmt.Errorf("iptables-save -t nat: %w", err)
+		return nil, fmt.Errorf("iptables-save: %w", err)
 	}
-	out2, err := exec.CommandContext(ctx, "iptables-save", "-t", "filter").Output()
+	return parseSave(out), nil
+}
+
+// listMissingJumps lists the built-in chains the jumps live in (iptables
+// -S CHAIN, which fetches only that chain) and returns the missing jumps
+// as missingJumps does.
+func listMissingJumps() (map[string][]string, error) {
+	ipt, err := iptables.New(iptables.Timeout(5))
 	if err != nil {
-		return nil, fmt.Errorf("iptables-save -t filter: %w", err)
+		return nil, fmt.Errorf("iptables: %w", err)
 	}
-	return parseSave(append(out, out2...)), nil
+	s := &saved{builtin: map[string]bool{}}
+	listed := map[string]bool{}
+	for _, j := range jumps() {
+		if listed[j.table+" "+j.chain] {
+			continue
+		}
+		listed[j.table+" "+j.chain] = true
+		rules, err := ipt.List(j.table, j.chain)
+		if err != nil {
+			return nil, fmt.Errorf("list %s %s: %w", j.table, j.chain, err)
+		}
+		for _, r := range rules {
+			s.builtin[j.table+" "+r] = true
+		}
+	}
+	return s.missingJumps(), nil
 }
 
 // parseSave reads iptables-save output.

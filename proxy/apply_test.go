@@ -131,13 +131,27 @@ func TestApplyInNetNS(t *testing.T) {
 		return nil
 	})
 
-	// A full resync repairs a chain someone else flushed.
+	// A full resync repairs a chain someone else flushed and a jump
+	// someone else deleted.
 	nsenter(t, ns, "iptables", "-t", "nat", "-F", chainServices)
+	nsenter(t, ns, "iptables", "-t", "nat", "-D", "PREROUTING", "-m", "comment", "--comment", "skiff service portals", "-j", chainServices)
 	if _, err := a.Apply(ctx, Render(in), true); err != nil {
 		t.Fatal(err)
 	}
 	if nat := nsenter(t, ns, "iptables-save", "-t", "nat"); !strings.Contains(nat, "-j "+svcChain("default/web:http", "tcp")) {
 		t.Errorf("full resync did not restore SKIFF-SERVICES:\n%s", nat)
+	}
+	if nat := nsenter(t, ns, "iptables-save", "-t", "nat"); !strings.Contains(nat, "-A PREROUTING -m comment --comment \"skiff service portals\" -j SKIFF-SERVICES") {
+		t.Errorf("full resync did not restore the PREROUTING jump:\n%s", nat)
+	}
+	// A new applier (a restarted proxy) deletes chains a previous run
+	// left that the ruleset no longer has.
+	nsenter(t, ns, "iptables", "-t", "nat", "-N", "SKIFF-SVC-STALESTALESTALE")
+	if _, err := (&Applier{NetNS: ns}).Apply(ctx, Render(in), true); err != nil {
+		t.Fatal(err)
+	}
+	if nat := nsenter(t, ns, "iptables-save", "-t", "nat"); strings.Contains(nat, "SKIFF-SVC-STALESTALESTALE") {
+		t.Errorf("first sync of a new applier left a stale chain:\n%s", nat)
 	}
 
 	if err := Cleanup(ctx, ns); err != nil {
@@ -181,6 +195,16 @@ func BenchmarkSync(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(rs.RuleCount()), "rules")
+		}
+	})
+	b.Run("first", func(b *testing.B) {
+		// The first sync of a proxy that starts on a node with the rules
+		// in place (a restart): it lists the kernel's rules first.
+		for b.Loop() {
+			a := &Applier{NetNS: ns}
+			if _, err := a.Apply(ctx, Render(in), true); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("incremental", func(b *testing.B) {
