@@ -189,8 +189,9 @@ func BenchmarkSync(b *testing.B) {
 	in := bigCluster(1000, 10)
 	b.Run("full", func(b *testing.B) {
 		a := &Applier{NetNS: ns}
+		var r Renderer
 		for b.Loop() {
-			rs := Render(in)
+			rs := r.Render(in)
 			if _, err := a.Apply(ctx, rs, true); err != nil {
 				b.Fatal(err)
 			}
@@ -209,14 +210,15 @@ func BenchmarkSync(b *testing.B) {
 	})
 	b.Run("incremental", func(b *testing.B) {
 		a := &Applier{NetNS: ns}
-		if _, err := a.Apply(ctx, Render(in), true); err != nil {
+		var r Renderer
+		if _, err := a.Apply(ctx, r.Render(in), true); err != nil {
 			b.Fatal(err)
 		}
 		i := 0
 		for b.Loop() {
 			i++
 			in.Slices[500] = slice("bench", "svc-0500", ready("10.244.99."+string(rune('0'+i%2)), "node-b"))
-			n, err := a.Apply(ctx, Render(in), false)
+			n, err := a.Apply(ctx, r.Render(in), false)
 			if err != nil || n == 0 {
 				b.Fatalf("incremental sync: %d chains, %v", n, err)
 			}

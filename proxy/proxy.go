@@ -107,6 +107,7 @@ func Run(ctx context.Context, cfg Config) error {
 type proxier struct {
 	cfg     Config
 	applier *Applier
+	render  Renderer
 	input   func() (Input, error)
 	kick    chan struct{}
 
@@ -175,7 +176,7 @@ func (p *proxier) sync(ctx context.Context, full bool) {
 		p.cfg.Logger.Error("proxy: list", "err", err)
 		return
 	}
-	rs := Render(in)
+	rs := p.render.Render(in)
 	n, err := p.applier.Apply(ctx, rs, full)
 	if err != nil {
 		p.cfg.Logger.Error("proxy: sync rules", "err", err)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net"
 	"sort"
 	"strconv"
@@ -70,8 +71,35 @@ type endpoint struct {
 // Render computes the proxy's chains for in. It is pure and deterministic:
 // the same input gives byte-identical rules.
 func Render(in Input) Ruleset {
-	r := renderer{in: in, chains: map[string]*Chain{}, udp: map[string]map[string]bool{}}
-	return r.render()
+	return (&Renderer{}).Render(in)
+}
+
+// Renderer is Render with a cache: each service port's rendering is kept,
+// keyed by a hash of everything it is computed from, so a sync renders
+// only the service ports whose inputs changed. The zero value is ready;
+// it is not safe for concurrent use.
+type Renderer struct {
+	seed  maphash.Seed
+	cache map[uint64]*portResult
+}
+
+// Render is the package's Render, reusing the renderings of unchanged
+// service ports from the previous call.
+func (c *Renderer) Render(in Input) Ruleset {
+	if c.cache == nil {
+		c.seed = maphash.MakeSeed()
+	}
+	r := renderer{in: in, chains: map[string]*Chain{}, udp: map[string]map[string]bool{}, prev: c.cache, next: map[uint64]*portResult{}, seed: c.seed}
+	rs := r.render()
+	c.cache = r.next
+	return rs
+}
+
+// portResult is one service port's rendering.
+type portResult struct {
+	natServices, nodePorts, filterServices, filterExternal []string
+	chains                                                 []*Chain
+	udp                                                    map[string]map[string]bool
 }
 
 type renderer struct {
@@ -81,6 +109,9 @@ type renderer struct {
 	nat    struct{ services, nodePorts []string }
 	filter struct{ services, external []string }
 	udp    map[string]map[string]bool
+
+	seed       maphash.Seed
+	prev, next map[uint64]*portResult // cached port renderings
 }
 
 func (r *renderer) chain(name string) *Chain {
@@ -118,10 +149,136 @@ func (r *renderer) render() Ruleset {
 		}
 		slices := bySvc[svc.Namespace+"/"+svc.Name]
 		for i := range svc.Spec.Ports {
-			r.servicePort(svc, &svc.Spec.Ports[i], slices)
+			r.cachedPort(svc, &svc.Spec.Ports[i], slices)
 		}
 	}
 	return r.result()
+}
+
+// cachedPort adds one port's rendering: the cached one when its inputs
+// hash as before, else a fresh one.
+func (r *renderer) cachedPort(svc *corev1.Service, port *corev1.ServicePort, slices []*discoveryv1.EndpointSlice) {
+	var h maphash.Hash
+	h.SetSeed(r.seed)
+	hashPortInputs(&h, r.in, svc, port, slices)
+	key := h.Sum64()
+	pr, ok := r.prev[key]
+	if !ok {
+		pr, ok = r.next[key]
+	}
+	if !ok {
+		sub := renderer{in: r.in, chains: map[string]*Chain{}, udp: map[string]map[string]bool{}}
+		sub.servicePort(svc, port, slices)
+		pr = &portResult{
+			natServices: sub.nat.services, nodePorts: sub.nat.nodePorts,
+			filterServices: sub.filter.services, filterExternal: sub.filter.external,
+			udp: sub.udp,
+		}
+		for _, n := range sub.order {
+			pr.chains = append(pr.chains, sub.chains[n])
+		}
+	}
+	r.next[key] = pr
+	r.nat.services = append(r.nat.services, pr.natServices...)
+	r.nat.nodePorts = append(r.nat.nodePorts, pr.nodePorts...)
+	r.filter.services = append(r.filter.services, pr.filterServices...)
+	r.filter.external = append(r.filter.external, pr.filterExternal...)
+	for _, c := range pr.chains {
+		if _, dup := r.chains[c.Name]; !dup {
+			r.order = append(r.order, c.Name)
+		}
+		r.chains[c.Name] = c
+	}
+	for cip, ips := range pr.udp {
+		set := r.udp[cip]
+		if set == nil {
+			set = map[string]bool{}
+			r.udp[cip] = set
+		}
+		for ip := range ips {
+			set[ip] = true
+		}
+	}
+}
+
+// hashPortInputs writes every input of servicePort to h.
+func hashPortInputs(h *maphash.Hash, in Input, svc *corev1.Service, port *corev1.ServicePort, slices []*discoveryv1.EndpointSlice) {
+	str := func(s string) { h.WriteString(s); h.WriteByte(0) }
+	num := func(n int64) { maphash.WriteComparable(h, n) }
+	opt := func(p *bool) {
+		switch {
+		case p == nil:
+			h.WriteByte(2)
+		case *p:
+			h.WriteByte(1)
+		default:
+			h.WriteByte(0)
+		}
+	}
+	str(in.NodeName)
+	str(in.ClusterCIDR)
+	str(svc.Namespace)
+	str(svc.Name)
+	sp := &svc.Spec
+	str(string(sp.Type))
+	str(sp.ClusterIP)
+	num(int64(len(sp.ExternalIPs)))
+	for _, ip := range sp.ExternalIPs {
+		str(ip)
+	}
+	str(string(sp.SessionAffinity))
+	if c := sp.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+		num(int64(*c.ClientIP.TimeoutSeconds))
+	} else {
+		num(-1)
+	}
+	if sp.InternalTrafficPolicy != nil {
+		str(string(*sp.InternalTrafficPolicy))
+	} else {
+		str("<nil>")
+	}
+	str(string(sp.ExternalTrafficPolicy))
+	str(port.Name)
+	str(string(port.Protocol))
+	num(int64(port.Port))
+	num(int64(port.NodePort))
+	num(int64(len(slices)))
+	for _, s := range slices {
+		num(int64(len(s.Ports)))
+		for _, p := range s.Ports {
+			if p.Name != nil {
+				str(*p.Name)
+			} else {
+				str("<nil>")
+			}
+			if p.Protocol != nil {
+				str(string(*p.Protocol))
+			} else {
+				str("<nil>")
+			}
+			if p.Port != nil {
+				num(int64(*p.Port))
+			} else {
+				num(-1)
+			}
+		}
+		num(int64(len(s.Endpoints)))
+		for _, e := range s.Endpoints {
+			if len(e.Addresses) > 0 {
+				str(e.Addresses[0])
+			} else {
+				str("<none>")
+			}
+			if e.NodeName != nil {
+				str(*e.NodeName)
+			} else {
+				str("<nil>")
+			}
+			opt(e.Conditions.Ready)
+			opt(e.Conditions.Serving)
+			opt(e.Conditions.Terminating)
+		}
+	}
 }
 
 // servicePort renders one port of one service.

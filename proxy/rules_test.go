@@ -161,3 +161,30 @@ func TestRestoreDeltaWritesOnlyChangedChains(t *testing.T) {
 		t.Errorf("delta does not replace svc-0001's endpoints (2 deleted SEP chains, 1 new):\n%s", s)
 	}
 }
+
+func TestRendererCacheMatchesRender(t *testing.T) {
+	in := bigCluster(20, 3)
+	var r Renderer
+	steps := []struct {
+		name string
+		mod  func()
+	}{
+		{"initial", func() {}},
+		{"an endpoint changes", func() { in.Slices[3] = slice("bench", "svc-0003", ready("10.244.9.9", "node-b")) }},
+		{"an endpoint turns unready in place", func() { in.Slices[4].Endpoints[0].Conditions.Ready = ptr(false) }},
+		{"affinity set in place", func() { in.Services[5].Spec.SessionAffinity = corev1.ServiceAffinityClientIP }},
+		{"a service becomes a NodePort", func() { in.Services[6] = service("bench", "svc-0006", "10.96.0.7", nodePort(30007)) }},
+		{"the node name changes", func() { in.NodeName = "node-b" }},
+		{"the cluster CIDR changes", func() { in.ClusterCIDR = "10.0.0.0/8" }},
+		{"a service goes away", func() { in.Services = in.Services[1:] }},
+	}
+	for _, st := range steps {
+		st.mod()
+		if got, want := dump(r.Render(in)), dump(Render(in)); got != want {
+			t.Errorf("%s: cached rendering differs from a fresh one:\n%s\nwant:\n%s", st.name, got, want)
+		}
+	}
+	if len(r.cache) != 19 {
+		t.Errorf("cache holds %d port renderings, want the 19 services' ports", len(r.cache))
+	}
+}
