@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
@@ -33,6 +34,7 @@ func jumps() []jump {
 		{"filter", "OUTPUT", append(append(newConn, c("skiff service portals")...), "-j", chainServices)},
 		{"filter", "INPUT", append(append(newConn, c("skiff externally-visible service portals")...), "-j", chainExternalServices)},
 		{"filter", "FORWARD", append(append(newConn, c("skiff externally-visible service portals")...), "-j", chainExternalServices)},
+		{"filter", "FORWARD", append(c("skiff forwarding rules"), "-j", chainForward)},
 	}
 }
 
@@ -222,6 +224,22 @@ func restore(ctx context.Context, data []byte) error {
 		return fmt.Errorf("iptables-restore: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
+}
+
+// routeLocalnetPath is the sysctl that lets packets to 127.0.0.0/8 be
+// routed elsewhere once DNATed (NodePorts on 127.0.0.1).
+const routeLocalnetPath = "/proc/sys/net/ipv4/conf/all/route_localnet"
+
+// EnableRouteLocalnet sets net.ipv4.conf.all.route_localnet=1 in the
+// applier's network namespace, as upstream does for localhost NodePorts.
+func (a *Applier) EnableRouteLocalnet() error {
+	return a.do(func() error {
+		// /proc/sys/net is that of the opening thread's namespace.
+		if err := os.WriteFile(routeLocalnetPath, []byte("1\n"), 0o644); err != nil {
+			return fmt.Errorf("set route_localnet: %w", err)
+		}
+		return nil
+	})
 }
 
 // Cleanup removes every rule and chain of the proxy: the jumps from the

@@ -11,7 +11,8 @@
 //
 // Chains the proxy owns (and Cleanup removes): SKIFF-SERVICES (nat and
 // filter), SKIFF-EXTERNAL-SERVICES (filter), SKIFF-NODEPORTS,
-// SKIFF-MARK-MASQ, SKIFF-PROXY-POSTROUTING and the per-service
+// SKIFF-MARK-MASQ, SKIFF-PROXY-POSTROUTING, SKIFF-PROXY-FORWARD (filter:
+// accepts forwarded service traffic under a DROP policy) and the per-service
 // SKIFF-SVC-/SKIFF-SVL-/SKIFF-EXT-/SKIFF-SEP- chains. The kubelet's pod
 // network chains (SKIFF-POSTROUTING, SKIFF-FORWARD) are not the proxy's and
 // are left alone, which is why the masquerade chain is not named

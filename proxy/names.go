@@ -13,6 +13,9 @@ const (
 	chainNodePorts        = "SKIFF-NODEPORTS"
 	chainMarkMasq         = "SKIFF-MARK-MASQ"
 	chainPostrouting      = "SKIFF-PROXY-POSTROUTING"
+	// chainForward is upstream's KUBE-FORWARD (SKIFF-FORWARD is the
+	// kubelet's pod network chain).
+	chainForward = "SKIFF-PROXY-FORWARD"
 
 	prefixSVC = "SKIFF-SVC-"
 	prefixSVL = "SKIFF-SVL-"
@@ -27,7 +30,7 @@ const (
 // ownedChain reports whether chain is one the proxy creates.
 func ownedChain(chain string) bool {
 	switch chain {
-	case chainServices, chainExternalServices, chainNodePorts, chainMarkMasq, chainPostrouting:
+	case chainServices, chainExternalServices, chainNodePorts, chainMarkMasq, chainPostrouting, chainForward:
 		return true
 	}
 	for _, p := range []string{prefixSVC, prefixSVL, prefixEXT, prefixSEP} {

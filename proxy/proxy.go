@@ -30,6 +30,10 @@ type Config struct {
 	// ClusterCIDR is the pod network (traffic to a ClusterIP from outside
 	// it is masqueraded); empty for none.
 	ClusterCIDR string
+	// LocalhostNodePorts also serves NodePorts on 127.0.0.1, setting
+	// net.ipv4.conf.all.route_localnet=1 in the proxy's network namespace
+	// (upstream's localhostNodePorts). Off by default.
+	LocalhostNodePorts bool
 	// HealthzBindAddress serves /healthz and /metrics ("host:port");
 	// empty for no server.
 	HealthzBindAddress string
@@ -58,6 +62,11 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.MinSyncPeriod = 100 * time.Millisecond
 	}
 	p := newProxier(cfg)
+	if cfg.LocalhostNodePorts {
+		if err := p.applier.EnableRouteLocalnet(); err != nil {
+			return fmt.Errorf("proxy: localhost NodePorts: %w", err)
+		}
+	}
 	if cfg.HealthzBindAddress != "" {
 		ln, err := net.Listen("tcp", cfg.HealthzBindAddress)
 		if err != nil {
@@ -97,7 +106,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return Input{}, err
 		}
-		return Input{Services: s, Slices: e, NodeName: cfg.NodeName, NodeIPs: cfg.NodeIPs, ClusterCIDR: cfg.ClusterCIDR}, nil
+		return Input{Services: s, Slices: e, NodeName: cfg.NodeName, NodeIPs: cfg.NodeIPs, ClusterCIDR: cfg.ClusterCIDR, LocalhostNodePorts: cfg.LocalhostNodePorts}, nil
 	}
 	p.loop(ctx)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,11 @@ type Input struct {
 	// ClusterCIDR is the pod network; traffic to a ClusterIP from outside
 	// it is masqueraded. Empty means no such masquerade.
 	ClusterCIDR string
+	// LocalhostNodePorts serves NodePorts on 127.0.0.1 too (upstream's
+	// localhostNodePorts; the Applier's caller sets route_localnet): with
+	// explicit NodeIPs it adds 127.0.0.1 to them, and it drops packets to
+	// 127.0.0.0/8 from other sources that route_localnet would let in.
+	LocalhostNodePorts bool
 }
 
 // Chain is one iptables chain and its rules, each an iptables-restore
@@ -445,7 +451,11 @@ func (r *renderer) result() Ruleset {
 	if len(r.in.NodeIPs) == 0 {
 		services = append(services, fmt.Sprintf("-m comment --comment %q -m addrtype --dst-type LOCAL -j %s", "skiff service nodeports", chainNodePorts))
 	} else {
-		for _, ip := range r.in.NodeIPs {
+		ips := r.in.NodeIPs
+		if r.in.LocalhostNodePorts && !slices.Contains(ips, "127.0.0.1") {
+			ips = append(slices.Clip(ips), "127.0.0.1")
+		}
+		for _, ip := range ips {
 			services = append(services, fmt.Sprintf("-m comment --comment %q -d %s -j %s", "skiff service nodeports", ip, chainNodePorts))
 		}
 	}
@@ -465,9 +475,20 @@ func (r *renderer) result() Ruleset {
 	for _, n := range names {
 		rs.NAT = append(rs.NAT, *r.chains[n])
 	}
+	external := r.filter.external
+	if r.in.LocalhostNodePorts {
+		external = append([]string{fmt.Sprintf("-m comment --comment %q -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP",
+			"block incoming localnet connections")}, external...)
+	}
 	rs.Filter = []Chain{
 		{Name: chainServices, Rules: r.filter.services},
-		{Name: chainExternalServices, Rules: r.filter.external},
+		{Name: chainExternalServices, Rules: external},
+		// Upstream's KUBE-FORWARD: service traffic the nat table marked,
+		// and replies to it, pass a FORWARD chain whose policy is DROP.
+		{Name: chainForward, Rules: []string{
+			fmt.Sprintf("-m comment --comment %q -m mark --mark %s -j ACCEPT", "skiff forwarding rules", masqMark),
+			fmt.Sprintf("-m comment --comment %q -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", "skiff forwarding conntrack rule"),
+		}},
 	}
 	return rs
 }

@@ -17,7 +17,7 @@ import (
 type proxyOptions struct {
 	kubeconfig, nodeName, clusterCIDR, healthz string
 	nodeIPs                                    []string
-	cleanup                                    bool
+	cleanup, localhostNodePorts                bool
 }
 
 func newProxyCommand() *cobra.Command {
@@ -37,6 +37,7 @@ func newProxyCommand() *cobra.Command {
 	fs.StringVar(&o.nodeName, "node-name", "", "this node's name, for the Local traffic policies (default: the host name)")
 	fs.StringVar(&o.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "the pod network (traffic to a ClusterIP from outside it is masqueraded)")
 	fs.StringSliceVar(&o.nodeIPs, "nodeport-addresses", nil, "addresses NodePorts are served on (default: every local address)")
+	fs.BoolVar(&o.localhostNodePorts, "localhost-nodeports", false, "also serve NodePorts on 127.0.0.1 (sets net.ipv4.conf.all.route_localnet=1)")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "remove every rule and chain of the proxy and exit")
 	fs.StringVar(&o.healthz, "healthz-bind-address", "127.0.0.1:10256", "address of /healthz and /metrics (\"\" for none)")
 	return c
@@ -75,6 +76,6 @@ func runProxy(ctx context.Context, o proxyOptions) error {
 	go trimStartupPages(ctx, logger)
 	return proxy.Run(ctx, proxy.Config{
 		Client: client, NodeName: o.nodeName, NodeIPs: o.nodeIPs, ClusterCIDR: o.clusterCIDR,
-		HealthzBindAddress: o.healthz, Logger: logger.With("component", "proxy"),
+		LocalhostNodePorts: o.localhostNodePorts, HealthzBindAddress: o.healthz, Logger: logger.With("component", "proxy"),
 	})
 }
