@@ -5,6 +5,19 @@ import (
 	"slices"
 )
 
+// sameRules reports whether two chains' rules are equal; rules a cached
+// rendering shares (the same backing array) are equal without comparing
+// the strings.
+func sameRules(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	return slices.Equal(a, b)
+}
+
 // restoreDelta renders the iptables-restore --noflush input that turns the
 // rules of prev into those of next: every chain of next that is new or
 // whose rules differ is declared (which flushes it) and refilled, and
@@ -20,12 +33,27 @@ func restoreDelta(prev *Ruleset, next Ruleset) ([]byte, int) {
 // ("-I CHAIN 1 ...": the missing jumps from built-in chains) written after
 // the chains, in the same transaction.
 func restoreDeltaJumps(prev *Ruleset, next Ruleset, extra map[string][]string) ([]byte, int) {
-	var buf bytes.Buffer
-	n := 0
 	var pn, pf []Chain
 	if prev != nil {
 		pn, pf = prev.NAT, prev.Filter
 	}
+	// One buffer, sized for the worst case (every chain written), so a
+	// full restore input of tens of thousands of rules is built without
+	// regrowing.
+	size := 64
+	for _, cs := range [][]Chain{pn, pf, next.NAT, next.Filter} {
+		for _, c := range cs {
+			size += 2*len(c.Name) + 16
+			if prev == nil {
+				for _, r := range c.Rules {
+					size += len(c.Name) + len(r) + 4
+				}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	buf.Grow(size)
+	n := 0
 	n += tableDelta(&buf, "nat", pn, next.NAT, prev == nil, extra["nat"])
 	n += tableDelta(&buf, "filter", pf, next.Filter, prev == nil, extra["filter"])
 	if n == 0 && len(extra["nat"])+len(extra["filter"]) == 0 {
@@ -39,41 +67,54 @@ func tableDelta(buf *bytes.Buffer, table string, prev, next []Chain, all bool, e
 	for _, c := range prev {
 		old[c.Name] = c.Rules
 	}
-	var changed []Chain
-	keep := make(map[string]bool, len(next))
-	for _, c := range next {
-		keep[c.Name] = true
-		if rules, ok := old[c.Name]; all || !ok || !slices.Equal(rules, c.Rules) {
+	var changed []*Chain
+	for i := range next {
+		c := &next[i]
+		rules, ok := old[c.Name]
+		if all || !ok || !sameRules(rules, c.Rules) {
 			changed = append(changed, c)
+		}
+		if ok {
+			delete(old, c.Name) // what is left in old afterwards is gone
 		}
 	}
 	var gone []string
 	for _, c := range prev {
-		if !keep[c.Name] {
+		if _, ok := old[c.Name]; ok {
 			gone = append(gone, c.Name)
 		}
 	}
 	if len(changed) == 0 && len(gone) == 0 && len(extra) == 0 {
 		return 0
 	}
-	buf.WriteString("*" + table + "\n")
+	line := func(parts ...string) {
+		for _, p := range parts {
+			buf.WriteString(p)
+		}
+		buf.WriteByte('\n')
+	}
+	line("*", table)
 	for _, c := range changed {
-		buf.WriteString(":" + c.Name + " - [0:0]\n")
+		line(":", c.Name, " - [0:0]")
 	}
 	for _, g := range gone {
-		buf.WriteString(":" + g + " - [0:0]\n")
+		line(":", g, " - [0:0]")
 	}
 	for _, c := range changed {
 		for _, r := range c.Rules {
-			buf.WriteString("-A " + c.Name + " " + r + "\n")
+			buf.WriteString("-A ")
+			buf.WriteString(c.Name)
+			buf.WriteByte(' ')
+			buf.WriteString(r)
+			buf.WriteByte('\n')
 		}
 	}
 	for _, g := range gone {
-		buf.WriteString("-X " + g + "\n")
+		line("-X ", g)
 	}
 	for _, l := range extra {
-		buf.WriteString(l + "\n")
+		line(l)
 	}
-	buf.WriteString("COMMIT\n")
+	line("COMMIT")
 	return len(changed) + len(gone)
 }
