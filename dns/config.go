@@ -19,6 +19,11 @@ type Config struct {
 	// or "127.0.0.1:0" (a free port; Server.Addr reports it). Default
 	// "0.0.0.0:53".
 	Listen string
+	// PacketConn and Listener, when both set, are served instead of
+	// listening on Listen (sockets opened elsewhere, e.g. inside another
+	// network namespace); the server closes them when it stops.
+	PacketConn net.PacketConn
+	Listener   net.Listener
 	// ClusterDomain is the cluster's DNS zone, without a trailing dot.
 	// Default "cluster.local".
 	ClusterDomain string

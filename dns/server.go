@@ -79,15 +79,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.forward = &forwarder{upstreams: cfg.Upstreams, timeout: cfg.UpstreamTimeout, maxTTL: cfg.MaxCacheTTL, size: cfg.CacheSize, now: cfg.Now}
 
-	pc, err := net.ListenPacket("udp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("dns: listen udp: %w", err)
-	}
-	// TCP on the port UDP got (which matters for port 0).
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("dns: listen tcp: %w", err)
+	pc, l := cfg.PacketConn, cfg.Listener
+	if pc == nil || l == nil {
+		if pc, err = net.ListenPacket("udp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("dns: listen udp: %w", err)
+		}
+		// TCP on the port UDP got (which matters for port 0).
+		if l, err = net.Listen("tcp", pc.LocalAddr().String()); err != nil {
+			pc.Close()
+			return nil, fmt.Errorf("dns: listen tcp: %w", err)
+		}
 	}
 	s.udp = &mdns.Server{PacketConn: pc, Handler: s}
 	s.tcp = &mdns.Server{Listener: l, Handler: s}
