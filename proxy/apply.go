@@ -49,12 +49,15 @@ type Applier struct {
 }
 
 // Apply makes the kernel's rules those of rs. With full set (or on the
-// first call) every chain is rewritten, the chains are linked from the
-// built-in ones, and chains of ours the ruleset no longer has are deleted:
-// a full apply repairs rules someone else changed. Otherwise only the
-// chains that differ from the last successful Apply are written, in one
-// iptables-restore --noflush run (one atomic change per table). It returns
-// the number of chains written (0: nothing to do).
+// first call) every chain is rewritten, missing jumps from the built-in
+// chains are added in the same restore, and chains of ours the ruleset no
+// longer has are deleted: a full apply repairs rules someone else changed.
+// The first call (or the first after an error) learns those chains from
+// one iptables-save; later full applies delete the ones the last apply
+// wrote and check the jumps with iptables -S of the built-in chains.
+// Otherwise only the chains that differ from the last successful Apply
+// are written, in one iptables-restore --noflush run (one atomic change
+// per table). It returns the number of chains written (0: nothing to do).
 func (a *Applier) Apply(ctx context.Context, rs Ruleset, full bool) (int, error) {
 	n := 0
 	err := a.do(func() error {
