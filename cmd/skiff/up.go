@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/skiffk8s/skiff/apiserver"
 	"github.com/skiffk8s/skiff/kubelet/agent"
+	"github.com/skiffk8s/skiff/proxy"
 )
 
 // defaultDataDir is where `skiff up` keeps its state by default.
@@ -22,7 +24,7 @@ func newUpCommand() *cobra.Command {
 	var node kubeletOptions
 	var sched schedulerOptions
 	var cm controllerManagerOptions
-	withKubelet := true
+	withKubelet, withProxy, withDNS := true, true, true
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Run a whole single-host cluster in one process until SIGINT/SIGTERM",
@@ -68,9 +70,32 @@ func newUpCommand() *cobra.Command {
 				return err
 			}
 			go trimStartupPages(ctx, logger)
-			done := make(chan error, 3)
+			done := make(chan error, 5)
 			if withKubelet {
 				go func() { done <- runUpKubelet(ctx, srv.Kubeconfig, agentCfg) }()
+			}
+			nodeDone := make(chan struct{}, 2) // the proxy and DNS clean up before the API server stops
+			nodeRunning := 0
+			if withKubelet && withProxy {
+				nodeRunning++
+				go func() {
+					defer func() { nodeDone <- struct{}{} }()
+					done <- runUpProxy(ctx, srv.Kubeconfig, agentCfg, logger.With("component", "proxy"))
+				}()
+			}
+			if withKubelet && withDNS {
+				nodeRunning++
+				go func() {
+					defer func() { nodeDone <- struct{}{} }()
+					client, err := kubeletClient(srv.Kubeconfig)
+					if err == nil {
+						err = runUpDNS(ctx, client, agentCfg.HostNetNS, clusterDNSIP, logger.With("component", "dns"))
+					}
+					if ctx.Err() != nil {
+						err = nil
+					}
+					done <- err
+				}()
 			}
 			schedDone := make(chan struct{})
 			go func() {
@@ -96,6 +121,12 @@ func newUpCommand() *cobra.Command {
 				case <-wait:
 				}
 			}
+			for range nodeRunning {
+				select {
+				case <-nodeDone:
+				case <-wait:
+				}
+			}
 			if serr := srv.Stop(); serr != nil && err == nil {
 				err = serr
 			}
@@ -109,6 +140,8 @@ func newUpCommand() *cobra.Command {
 	sched.addFlags(c.Flags(), "scheduler-")
 	cm.addFlags(c.Flags(), "controller-manager-")
 	c.Flags().BoolVar(&withKubelet, "kubelet", true, "also run the kubelet on this host (needs root and containerd)")
+	c.Flags().BoolVar(&withProxy, "proxy", true, "with the kubelet, also run the service proxy (iptables rules in the node's network namespace)")
+	c.Flags().BoolVar(&withDNS, "dns", true, "with the kubelet, also serve cluster DNS on "+clusterDNSIP+":53 (added to the node's loopback) and create the kube-dns Service")
 	return c
 }
 
@@ -121,6 +154,25 @@ func runUpKubelet(ctx context.Context, kubeconfig string, cfg agent.Config) erro
 	cfg.Client = client
 	if err := agent.Run(ctx, cfg); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("kubelet: %w (use --kubelet=false to run the control plane only)", err)
+	}
+	return nil
+}
+
+// runUpProxy runs the service proxy for the kubelet's node (its name,
+// cluster CIDR and network namespace) against the API server of `skiff up`.
+func runUpProxy(ctx context.Context, kubeconfig string, node agent.Config, logger *slog.Logger) error {
+	client, err := kubeletClient(kubeconfig)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	name := node.NodeName
+	if name == "" {
+		if name, err = os.Hostname(); err != nil {
+			return fmt.Errorf("proxy: node name: %w", err)
+		}
+	}
+	if err := proxy.Run(ctx, proxy.Config{Client: client, NodeName: name, ClusterCIDR: node.ClusterCIDR, NetNS: node.HostNetNS, Logger: logger}); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("proxy: %w (use --proxy=false to run without it)", err)
 	}
 	return nil
 }
