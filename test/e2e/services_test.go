@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os/exec"
 	"regexp"
 	goruntime "runtime"
@@ -42,7 +44,8 @@ func TestServices(t *testing.T) {
 	n := startNode(t)
 	ctx := context.Background()
 	runEndpointSliceController(t, n)
-	stopProxy := runProxy(t, n)
+	root := t // the proxies live until the test ends
+	stopProxy, _ := runProxy(root, n)
 	runClusterDNS(t, n)
 
 	var webs []*corev1.Pod
@@ -216,6 +219,76 @@ func TestServices(t *testing.T) {
 		}
 		reachAll(t, web.Spec.ClusterIP, "web-0")
 	})
+	t.Run("ProxyRestart", func(t *testing.T) {
+		// A stream of requests from the client pod runs until the test
+		// touches /tmp/stop in the pod (at most 3000 requests); the proxy
+		// stops and a new one starts meanwhile. Its first sync rewrites
+		// every chain atomically, so no request may fail.
+		script := fmt.Sprintf(`rm -f /tmp/stop; i=0; while [ ! -e /tmp/stop ] && [ $i -lt 3000 ]; do i=$((i+1)); r=$(printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 %s 80 2>&1 | tail -n 1); echo "got:$r"; sleep 0.1; done; echo done`, web.Spec.ClusterIP)
+		cmd := exec.Command(sharedSkiff(t), "kubectl", "--kubeconfig", n.kubeconfig, "exec", "client", "--", "sh", "-c", script)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		lines := make(chan string, 4000)
+		go func() {
+			defer close(lines)
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+		}()
+		var got []string
+		// next waits for count more answers (bounded against hangs).
+		next := func(count int) {
+			t.Helper()
+			timeout := time.After(120 * time.Second)
+			for range count {
+				select {
+				case l, ok := <-lines:
+					if !ok {
+						t.Fatalf("the request stream ended early after %q", got)
+					}
+					if v, ok := strings.CutPrefix(l, "got:"); ok {
+						got = append(got, v)
+					}
+				case <-timeout:
+					t.Fatalf("the request stream stalled after %d answers", len(got))
+				}
+			}
+		}
+		next(5)
+		stopProxy()
+		next(3) // rules stay in the kernel while no proxy runs
+		var healthz string
+		stopProxy, healthz = runProxy(root, n)
+		n.waitFor(t, "the new proxy's first sync", func() (bool, error) {
+			resp, err := http.Get("http://" + healthz + "/healthz")
+			if err != nil {
+				return false, nil
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK, nil
+		})
+		next(10)
+		if out, errOut, code := n.kubectl(t, "", "exec", "client", "--", "touch", "/tmp/stop"); code != 0 {
+			t.Fatalf("touch /tmp/stop: %s %s", out, errOut)
+		}
+		for l := range lines {
+			if v, ok := strings.CutPrefix(l, "got:"); ok {
+				got = append(got, v)
+			}
+		}
+		for i, v := range got {
+			if v != "web-0" {
+				t.Errorf("request %d of %d during the proxy restart failed: %q", i+1, len(got), v)
+			}
+		}
+	})
 	t.Run("Cleanup", func(t *testing.T) {
 		stopProxy()
 		if err := proxy.Cleanup(ctx, n.cfg.HostNetNS); err != nil {
@@ -311,15 +384,17 @@ func runEndpointSliceController(t *testing.T, n *node) {
 }
 
 // runProxy runs the service proxy with every rule inside the node's
-// namespace; the returned function stops it (also at the end of the test,
-// followed by a Cleanup).
-func runProxy(t *testing.T, n *node) func() {
+// namespace and its /healthz on a free loopback port; it returns a
+// function that stops it (also called at the end of the test, followed by
+// a Cleanup) and the healthz address.
+func runProxy(t *testing.T, n *node) (func(), string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	healthz := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	go func() {
 		done <- proxy.Run(ctx, proxy.Config{Client: n.cs, NodeName: nodeName, ClusterCIDR: "10.244.0.0/16",
-			NetNS: n.cfg.HostNetNS, Logger: slog.New(slog.DiscardHandler)})
+			NetNS: n.cfg.HostNetNS, HealthzBindAddress: healthz, Logger: slog.New(slog.DiscardHandler)})
 	}()
 	var once sync.Once
 	stop := func() {
@@ -334,7 +409,7 @@ func runProxy(t *testing.T, n *node) func() {
 		stop()
 		_ = proxy.Cleanup(context.Background(), n.cfg.HostNetNS)
 	})
-	return stop
+	return stop, healthz
 }
 
 // runClusterDNS serves cluster DNS on 10.96.0.10:53 (UDP and TCP) on the
