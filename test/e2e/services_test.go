@@ -203,6 +203,7 @@ func TestServices(t *testing.T) {
 			if code == 0 && strings.Contains(out, "refused") {
 				break
 			}
+			t.Logf("not refused yet: %s", out)
 			time.Sleep(time.Second)
 		}
 		m := regexp.MustCompile(`exit:(\d+) took:(\d+)`).FindStringSubmatch(out)
