@@ -256,6 +256,13 @@ func (a *Applier) Cleanup(ctx context.Context) error {
 		}
 		var errs []error
 		for _, j := range jumps() {
+			// iptables -C fails (not "absent") on a jump to a chain that
+			// is gone, so a jump whose target is gone is skipped.
+			if target := jumpTarget(j.rule); target != "" {
+				if ok, err := ipt.ChainExists(j.table, target); err == nil && !ok {
+					continue
+				}
+			}
 			if err := ipt.DeleteIfExists(j.table, j.chain, j.rule...); err != nil {
 				errs = append(errs, fmt.Errorf("unlink %s %s: %w", j.table, j.chain, err))
 			}
@@ -272,6 +279,16 @@ func (a *Applier) Cleanup(ctx context.Context) error {
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// jumpTarget is the chain a rule jumps to ("-j CHAIN"), or "".
+func jumpTarget(rule []string) string {
+	for i := 0; i+1 < len(rule); i++ {
+		if rule[i] == "-j" {
+			return rule[i+1]
+		}
+	}
+	return ""
 }
 
 // do runs fn in the applier's network namespace: on a fresh OS thread

@@ -162,6 +162,10 @@ func TestApplyInNetNS(t *testing.T) {
 			t.Errorf("%s table after Cleanup still holds SKIFF- rules:\n%s", table, out)
 		}
 	}
+	// skiff proxy --cleanup run again finds nothing to do and succeeds.
+	if err := Cleanup(ctx, ns); err != nil {
+		t.Errorf("a second Cleanup: %v", err)
+	}
 }
 
 // stripCounters drops the comment and counter lines iptables-save adds.
