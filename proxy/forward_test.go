@@ -73,7 +73,9 @@ func routedNode(t *testing.T) (node, client, endpoint string) {
 func fetch(t *testing.T, ns, addr string) (reply string, err error) {
 	inNS(t, ns, func() error {
 		var c net.Conn
-		c, err = net.DialTimeout("tcp", addr, time.Second)
+		// 3 s covers a SYN retransmitted after 1 s (a fresh veth may drop
+		// the first one).
+		c, err = net.DialTimeout("tcp", addr, 3*time.Second)
 		if err != nil {
 			return nil
 		}
