@@ -165,11 +165,13 @@ func TestEnsurePodCgroupV1Layout(t *testing.T) {
 // (root only) and checks the kernel's view of its limits.
 func TestEnsurePodCgroupOnHost(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroups")
+		t.Skip("needs root to create cgroups (CI runs as root, so it runs there)")
 	}
 	g := &Cgroups{PodPidsLimit: 100}
+	// As root on a Linux host (CI) cgroups are there; without them the
+	// kubelet cannot limit pods at all, so that is a failure, not a skip.
 	if _, err := os.Stat("/sys/fs/cgroup/cpu/cgroup.procs"); err != nil && !g.unified() {
-		t.Skip("no cgroup v1 cpu hierarchy and no unified mount")
+		t.Fatal("no cgroup v1 cpu hierarchy and no unified cgroup v2 mount at /sys/fs/cgroup: the kubelet needs one")
 	}
 	pod := podWithResources(resources(nil, rl{"cpu": "300m", "memory": "96Mi"}))
 	pod.UID = types.UID("skiff-test-" + strings.ReplaceAll(t.Name(), "/", "-"))

@@ -272,7 +272,7 @@ func TestHostPathTypes(t *testing.T) {
 
 func TestMemoryEmptyDirIsTmpfs(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("mounting tmpfs needs root")
+		t.Skip("mounting tmpfs needs root (CI runs as root, so it runs there)")
 	}
 	b := testBuilder(t)
 	v := b.Volumes()
@@ -318,7 +318,7 @@ func TestMemoryEmptyDirIsTmpfs(t *testing.T) {
 
 func TestFSGroupOwnership(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("chown to another group needs root")
+		t.Skip("chown to another group needs root (CI runs as root, so it runs there)")
 	}
 	b := testBuilder(t, configMap("cfg", map[string]string{"a": "1"}))
 	v := b.Volumes()
