@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -30,7 +28,7 @@ import (
 // memory afterwards (cm-rss-MiB, cm-anon-MiB without the mapped binary).
 func BenchmarkDeploymentTo3000(b *testing.B) {
 	const replicas, nodes = 3000, 100
-	bin := buildSkiff(b)
+	bin := nodetest.SkiffBinary(b)
 	srv := apitest.Start(b)
 	ctx := context.Background()
 	kubeconfig := filepath.Join(srv.DataDir, "admin.kubeconfig")
@@ -108,20 +106,12 @@ func BenchmarkDeploymentTo3000(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(createdAt.Seconds(), "created-s")
 	b.ReportMetric(time.Since(start).Seconds(), "bound-s")
-	rss, anon := procMemory(b, cm.Process.Pid)
-	b.ReportMetric(rss, "cm-rss-MiB")
-	b.ReportMetric(anon, "cm-anon-MiB")
-}
-
-// buildSkiff builds the skiff binary as the Makefile does into a temp dir.
-func buildSkiff(b *testing.B) string {
-	bin := filepath.Join(b.TempDir(), "skiff")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/skiffk8s/skiff/cmd/skiff")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
+	mem, err := nodetest.ProcStatus(cm.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
 	}
-	return bin
+	b.ReportMetric(mem["VmRSS"], "cm-rss-MiB")
+	b.ReportMetric(mem["RssAnon"], "cm-anon-MiB")
 }
 
 // startProcess runs `skiff <args>` until the benchmark ends.
@@ -149,26 +139,4 @@ func startProcess(b *testing.B, bin string, args ...string) *exec.Cmd {
 		}
 	})
 	return cmd
-}
-
-// procMemory is a process's VmRSS and RssAnon in MiB.
-func procMemory(b *testing.B, pid int) (rss, anon float64) {
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(st), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "RssAnon:":
-			anon = kb / 1024
-		}
-	}
-	return rss, anon
 }

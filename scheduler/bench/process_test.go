@@ -1,15 +1,11 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/skiffk8s/skiff/apiserver/apitest"
+	"github.com/skiffk8s/skiff/test/nodetest"
 )
 
 // BenchmarkSchedulerProcess is the basic workload scheduled by the real
@@ -31,36 +28,8 @@ func BenchmarkSchedulerProcess(b *testing.B) {
 	run(b, subprocess, func(int, *corev1.Pod) {})
 }
 
-var (
-	skiffOnce sync.Once
-	skiffBin  string
-	skiffErr  error
-)
-
-// skiffBinary builds cmd/skiff once per run (static, no cgo, as the
-// Makefile does).
-func skiffBinary(b *testing.B) string {
-	skiffOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "skiff-bench-bin-")
-		if err != nil {
-			skiffErr = err
-			return
-		}
-		skiffBin = filepath.Join(dir, "skiff")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", skiffBin, "github.com/skiffk8s/skiff/cmd/skiff")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			skiffErr = fmt.Errorf("go build skiff: %v\n%s", err, out)
-		}
-	})
-	if skiffErr != nil {
-		b.Fatal(skiffErr)
-	}
-	return skiffBin
-}
-
 func subprocess(ctx context.Context, b *testing.B, srv *apitest.Server) func() {
-	bin := skiffBinary(b)
+	bin := nodetest.SkiffBinary(b)
 	logPath := filepath.Join(b.TempDir(), "scheduler.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -80,11 +49,11 @@ func subprocess(ctx context.Context, b *testing.B, srv *apitest.Server) func() {
 	selfBefore := selfCPU()
 	return func() {
 		pid := cmd.Process.Pid
-		status, err := procStatus(pid)
+		status, err := nodetest.ProcStatus(pid)
 		if err != nil {
 			b.Fatalf("reading the scheduler's /proc status: %v", err)
 		}
-		schedCPU, err := procCPU(pid)
+		schedCPU, err := nodetest.ProcCPU(pid)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -111,48 +80,6 @@ func subprocess(ctx context.Context, b *testing.B, srv *apitest.Server) func() {
 			b.Logf("scheduler log:\n%s", out)
 		}
 	}
-}
-
-// procStatus reads the kB fields of /proc/pid/status, in MiB.
-func procStatus(pid int) (map[string]float64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, rest, ok := strings.Cut(sc.Text(), ":")
-		fields := strings.Fields(rest)
-		if !ok || len(fields) != 2 || fields[1] != "kB" {
-			continue
-		}
-		if kb, err := strconv.ParseFloat(fields[0], 64); err == nil {
-			out[name] = kb / 1024
-		}
-	}
-	return out, sc.Err()
-}
-
-// procCPU is the user+system CPU time of pid from /proc/pid/stat.
-func procCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command (which may hold spaces) in parentheses.
-	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
-	}
-	const clockTicks = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
 // selfCPU is this process's user+system CPU time.

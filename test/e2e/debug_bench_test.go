@@ -3,10 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,8 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/skiffk8s/skiff/test/nodetest"
 )
 
 // BenchmarkKubeletSteady30 runs 30 pods on a `skiff kubelet` process with
@@ -42,23 +42,12 @@ func BenchmarkKubeletSteady30(b *testing.B) {
 // reportMemory reports a process's resident memory (all of it, and
 // without the mapped binary).
 func reportMemory(b *testing.B, pid int) {
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	mem, err := nodetest.ProcStatus(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(st), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			b.ReportMetric(kb/1024, "kubelet-rss-MiB")
-		case "RssAnon:":
-			b.ReportMetric(kb/1024, "kubelet-anon-MiB")
-		}
-	}
+	b.ReportMetric(mem["VmRSS"], "kubelet-rss-MiB")
+	b.ReportMetric(mem["RssAnon"], "kubelet-anon-MiB")
 }
 
 // BenchmarkExec measures `kubectl exec POD -- true` end to end: the

@@ -18,49 +18,22 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/skiffk8s/skiff/test/nodetest"
 )
 
 // The debugging tests drive a real node the way users do: the skiff
 // binary's embedded kubectl, through the API server, to the kubelet
 // server, into containerd.
 
-var (
-	skiffOnce sync.Once
-	skiffDir  string // removed by TestMain when the run ends
-	skiffBin  string
-	skiffErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if skiffDir != "" {
-		os.RemoveAll(skiffDir)
-	}
+	nodetest.RemoveSkiffBinary()
 	os.Exit(code)
 }
 
-// sharedSkiff builds the skiff binary once per test run, as the Makefile
-// does (static, no cgo).
-func sharedSkiff(t testing.TB) string {
-	t.Helper()
-	skiffOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "skiff-e2e-bin-")
-		if err != nil {
-			skiffErr = err
-			return
-		}
-		skiffDir, skiffBin = dir, dir+"/skiff"
-		cmd := exec.Command("go", "build", "-trimpath", "-o", skiffBin, "github.com/skiffk8s/skiff/cmd/skiff")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			skiffErr = fmt.Errorf("go build skiff: %v\n%s", err, out)
-		}
-	})
-	if skiffErr != nil {
-		t.Fatal(skiffErr)
-	}
-	return skiffBin
-}
+// sharedSkiff is the skiff binary, built once per test run.
+func sharedSkiff(t testing.TB) string { return nodetest.SkiffBinary(t) }
 
 // kubectl runs `skiff kubectl` against the node's API server with stdin
 // and returns stdout, stderr and the exit code.

@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/skiffk8s/skiff/test/nodetest"
 )
 
 // BenchmarkPodStartup30 creates 30 pods at once on one node (image
@@ -104,15 +106,11 @@ func benchStartup(b *testing.B, pods int) {
 
 // procCPU is the user+system CPU time of process pid in milliseconds.
 func procCPU(b *testing.B, pid int) int64 {
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	d, err := nodetest.ProcCPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Fields after the command name (which is in parentheses).
-	f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return (utime + stime) * 1000 / 100 // USER_HZ is 100 on Linux
+	return d.Milliseconds()
 }
 
 // hostCPU is the busy (non-idle, non-iowait) CPU time of all CPUs in ms.
