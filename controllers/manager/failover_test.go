@@ -207,10 +207,12 @@ func TestNodeFailureMovesReplicaSetPods(t *testing.T) {
 		p := placement()
 		return p["node-b"] == 4 && p["node-a"] == 0
 	})
-	d, err := cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
-	if err != nil || d.Status.AvailableReplicas != 4 {
-		t.Errorf("deployment available replicas %d (%v), want 4", d.Status.AvailableReplicas, err)
-	}
+	// The Deployment's status follows its ReplicaSet's, which follows the
+	// pods: it reaches 4 available a moment after the pods do.
+	eventually(t, 30*time.Second, "deployment with 4 available replicas", func() bool {
+		d, err := cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+		return err == nil && d.Status.AvailableReplicas == 4
+	})
 }
 
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
