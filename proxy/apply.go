@@ -46,15 +46,33 @@ type Applier struct {
 	// (tests, labs); empty means this process's.
 	NetNS string
 	last  *Ruleset
+	// gen is the nf_tables generation right after the last write, valid
+	// when genKnown: that write started from a kernel holding exactly
+	// what the applier wrote before, so while the generation stays gen
+	// the kernel holds exactly last.
+	gen      uint32
+	genKnown bool
+	// nft records whether iptables is the nf_tables one (probed once).
+	nft *bool
 }
 
 // Apply makes the kernel's rules those of rs. With full set (or on the
-// first call) every chain is rewritten, missing jumps from the built-in
-// chains are added in the same restore, and chains of ours the ruleset no
-// longer has are deleted: a full apply repairs rules someone else changed.
-// The first call (or the first after an error) learns those chains from
-// one iptables-save; later full applies delete the ones the last apply
-// wrote and check the jumps with iptables -S of the built-in chains.
+// first call) it also repairs what someone else changed: every chain is
+// rewritten, missing jumps from the built-in chains are added in the same
+// restore, and chains of ours the ruleset no longer has are deleted. The
+// first call (or the first after an error) learns those chains from one
+// iptables-save; later full applies delete the ones the last apply wrote
+// and check the jumps with iptables -S of the built-in chains.
+//
+// A full apply is skipped down to an incremental one when nothing else
+// changed the ruleset since the applier's last write: with iptables on
+// nf_tables, the kernel's ruleset generation (bumped by every committed
+// change in the namespace, by anyone) still being the one read right after
+// that write proves the kernel holds exactly what was written. A change
+// someone makes while the applier's own restore runs can go unnoticed
+// this way; the next change of anyone else's, or a restart, repairs it.
+// With the legacy backend every full apply rewrites.
+//
 // Otherwise only the chains that differ from the last successful Apply
 // are written, in one iptables-restore --noflush run (one atomic change
 // per table). It returns the number of chains written (0: nothing to do).
@@ -62,44 +80,72 @@ func (a *Applier) Apply(ctx context.Context, rs Ruleset, full bool) (int, error)
 	n := 0
 	err := a.do(func() error {
 		prev := a.last
+		before, genOK := a.generation()
+		untouched := genOK && a.genKnown && before == a.gen
 		var missing map[string][]string
 		switch {
 		case prev == nil:
 			// Nothing known (first sync, or after an error): list what
 			// the kernel has, so chains of ours the ruleset no longer has
 			// (a previous run's) are deleted, and which jumps are missing.
-			have, err := a.existing(ctx)
+			have, jumps, err := a.existing(ctx)
 			if err != nil {
 				return err
 			}
-			prev = &Ruleset{NAT: renamedOnly(have.rs.NAT), Filter: renamedOnly(have.rs.Filter)}
-			missing = have.missingJumps()
-		case full:
-			// A periodic resync: rewrite every chain, delete the ones the
-			// last sync wrote that are gone, and check the jumps by
-			// listing only the built-in chains (an iptables-save of a
-			// large nat table costs about as much as the restore).
+			prev = &Ruleset{NAT: renamedOnly(have.NAT), Filter: renamedOnly(have.Filter)}
+			missing = jumps
+			untouched = true // everything is rewritten from what was listed
+		case full && !untouched:
+			// A periodic resync after someone else changed the ruleset:
+			// rewrite every chain, delete the ones the last sync wrote
+			// that are gone, and check the jumps by listing only the
+			// built-in chains (an iptables-save of a large nat table
+			// costs about as much as the restore).
 			prev = &Ruleset{NAT: renamedOnly(prev.NAT), Filter: renamedOnly(prev.Filter)}
 			var err error
 			if missing, err = listMissingJumps(); err != nil {
 				return err
 			}
+			untouched = true
 		}
 		data, changed := restoreDeltaJumps(prev, rs, missing)
-		if data != nil {
-			if err := restore(ctx, data); err != nil {
-				return err
-			}
+		if data == nil {
+			return nil // the kernel, and so the generation, are as they were
+		}
+		if err := restore(ctx, data); err != nil {
+			return err
 		}
 		n = changed
+		// The kernel now holds rs if it held prev before this write.
+		after, ok := a.generation()
+		a.gen, a.genKnown = after, ok && genOK && untouched
 		return nil
 	})
 	if err != nil {
 		a.last = nil // next time, start from what the kernel has
+		a.genKnown = false
 		return 0, err
 	}
 	a.last = &rs
 	return n, nil
+}
+
+// generation reads the nf_tables ruleset generation of the applier's
+// namespace (the caller is inside it); ok is false with the legacy
+// iptables backend or when it cannot be read.
+func (a *Applier) generation() (gen uint32, ok bool) {
+	if a.nft == nil {
+		nft, err := nftBackend()
+		if err != nil {
+			return 0, false // probed again next time
+		}
+		a.nft = &nft
+	}
+	if !*a.nft {
+		return 0, false
+	}
+	gen, err := nftGeneration()
+	return gen, err == nil
 }
 
 // renamedOnly marks every chain of prev as changed for restoreDelta by
@@ -119,17 +165,42 @@ type saved struct {
 	builtin map[string]bool // "table -A CHAIN rule" lines
 }
 
-// existing lists the proxy's chains present in the kernel and the rules of
-// the built-in chains, from one iptables-save of both tables.
-func (a *Applier) existing(ctx context.Context) (*saved, error) {
+// existing lists the proxy's chains present in the kernel (names only,
+// no rules) and the jumps from the built-in chains that are missing.
+// With the nf_tables backend the names come from one netlink dump of
+// each table's chains and the jumps from iptables -S of the built-in
+// chains; iptables-save of a large nat table would cost most of a second.
+// With the legacy backend (where iptables-save is fast) from one
+// iptables-save.
+func (a *Applier) existing(ctx context.Context) (Ruleset, map[string][]string, error) {
+	if _, ok := a.generation(); ok {
+		var rs Ruleset
+		for _, t := range []struct {
+			name   string
+			chains *[]Chain
+		}{{"nat", &rs.NAT}, {"filter", &rs.Filter}} {
+			names, err := nftChains(t.name)
+			if err != nil {
+				return Ruleset{}, nil, err
+			}
+			for _, n := range names {
+				if ownedChain(n) {
+					*t.chains = append(*t.chains, Chain{Name: n})
+				}
+			}
+		}
+		missing, err := listMissingJumps()
+		return rs, missing, err
+	}
 	// One iptables-save of every table: with the nf_tables backend each
 	// run fetches the whole ruleset, so "-t nat" and "-t filter" would
 	// pay for it twice.
 	out, err := exec.CommandContext(ctx, "iptables-save").Output()
 	if err != nil {
-		return nil, fmt.Errorf("iptables-save: %w", err)
+		return Ruleset{}, nil, fmt.Errorf("iptables-save: %w", err)
 	}
-	return parseSave(out), nil
+	saved := parseSave(out)
+	return saved.rs, saved.missingJumps(), nil
 }
 
 // listMissingJumps lists the built-in chains the jumps live in (iptables
@@ -248,7 +319,7 @@ func (a *Applier) EnableRouteLocalnet() error {
 // Cleanup removes every rule and chain of the proxy: the jumps from the
 // built-in chains first, then the chains. Absent ones are no error.
 func (a *Applier) Cleanup(ctx context.Context) error {
-	a.last = nil
+	a.last, a.genKnown = nil, false
 	return a.do(func() error {
 		ipt, err := iptables.New(iptables.Timeout(5))
 		if err != nil {
@@ -267,11 +338,11 @@ func (a *Applier) Cleanup(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("unlink %s %s: %w", j.table, j.chain, err))
 			}
 		}
-		have, err := a.existing(ctx)
+		have, _, err := a.existing(ctx)
 		if err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		data, _ := restoreDelta(&have.rs, Ruleset{})
+		data, _ := restoreDelta(&have, Ruleset{})
 		if data != nil {
 			if err := restore(ctx, data); err != nil {
 				errs = append(errs, err)

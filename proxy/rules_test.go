@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -186,5 +187,43 @@ func TestRendererCacheMatchesRender(t *testing.T) {
 	}
 	if len(r.cache) != 19 {
 		t.Errorf("cache holds %d port renderings, want the 19 services' ports", len(r.cache))
+	}
+}
+
+// TestRenderLargeClusterMode: as upstream, above 1,000 endpoints the
+// per-endpoint rules (load-balancing jumps, SEP chains) lose their
+// comments; the per-service rules keep theirs, and so does a smaller
+// cluster.
+func TestRenderLargeClusterMode(t *testing.T) {
+	findChain := func(rs Ruleset, prefix string) Chain {
+		for _, c := range rs.NAT {
+			if strings.HasPrefix(c.Name, prefix) {
+				return c
+			}
+		}
+		t.Fatalf("no %s chain", prefix)
+		return Chain{}
+	}
+	for _, tc := range []struct {
+		services, endpoints int
+		large               bool
+	}{{100, 10, false}, {101, 10, true}} {
+		rs := Render(bigCluster(tc.services, tc.endpoints))
+		sep, svc := findChain(rs, prefixSEP), findChain(rs, prefixSVC)
+		for _, r := range append(append([]string{}, sep.Rules...), svc.Rules[1:]...) {
+			if got := strings.Contains(r, "-m comment"); got == tc.large {
+				t.Errorf("%d endpoints: per-endpoint rule %q has a comment: %v", tc.services*tc.endpoints, r, got)
+			}
+		}
+		if !strings.Contains(svc.Rules[0], "cluster IP\"") {
+			t.Errorf("%d endpoints: the service's masquerade rule lost its comment: %q", tc.services*tc.endpoints, svc.Rules[0])
+		}
+	}
+	// Crossing the threshold re-renders cached ports: a Renderer gives
+	// what Render gives.
+	var r Renderer
+	r.Render(bigCluster(100, 10))
+	if got, want := r.Render(bigCluster(101, 10)), Render(bigCluster(101, 10)); !slices.EqualFunc(got.NAT, want.NAT, func(a, b Chain) bool { return a.Name == b.Name && slices.Equal(a.Rules, b.Rules) }) {
+		t.Error("a Renderer crossing into large-cluster mode kept commented renderings")
 	}
 }
