@@ -34,9 +34,17 @@ func nodePort(np int32) func(*corev1.Service) {
 type ep struct {
 	ip, node                    string
 	ready, serving, terminating bool
+	forZones, forNodes          []string // topology hints
 }
 
 func ready(ip, node string) ep { return ep{ip: ip, node: node, ready: true, serving: true} }
+
+// hinted is a ready endpoint with zone and node hints.
+func hinted(ip, node string, zones, nodes []string) ep {
+	e := ready(ip, node)
+	e.forZones, e.forNodes = zones, nodes
+	return e
+}
 
 // slice builds the EndpointSlice of service ns/name with target port 8080
 // named "http".
@@ -47,10 +55,20 @@ func slice(ns, name string, eps ...ep) *discoveryv1.EndpointSlice {
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr("http"), Protocol: ptr(corev1.ProtocolTCP), Port: ptr(int32(8080))}},
 	}
 	for _, e := range eps {
-		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
+		de := discoveryv1.Endpoint{
 			Addresses: []string{e.ip}, NodeName: ptr(e.node),
 			Conditions: discoveryv1.EndpointConditions{Ready: ptr(e.ready), Serving: ptr(e.serving), Terminating: ptr(e.terminating)},
-		})
+		}
+		if e.forZones != nil || e.forNodes != nil {
+			de.Hints = &discoveryv1.EndpointHints{}
+			for _, z := range e.forZones {
+				de.Hints.ForZones = append(de.Hints.ForZones, discoveryv1.ForZone{Name: z})
+			}
+			for _, n := range e.forNodes {
+				de.Hints.ForNodes = append(de.Hints.ForNodes, discoveryv1.ForNode{Name: n})
+			}
+		}
+		s.Endpoints = append(s.Endpoints, de)
 	}
 	return s
 }

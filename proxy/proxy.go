@@ -12,6 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -22,7 +25,8 @@ import (
 type Config struct {
 	// Client reaches the API server. Required.
 	Client kubernetes.Interface
-	// NodeName is this node's name, for the Local traffic policies.
+	// NodeName is this node's name, for the Local traffic policies and
+	// topology hints; the proxy watches this Node for its zone label.
 	NodeName string
 	// NodeIPs are the addresses NodePorts are served on; empty means every
 	// local address.
@@ -90,11 +94,47 @@ func Run(ctx context.Context, cfg Config) error {
 	if _, err := slices.Informer().AddEventHandler(h); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
+	// Its own Node only, for the zone its topology hints are matched to.
+	zone := func() string { return "" }
+	var nodeFactory informers.SharedInformerFactory
+	if cfg.NodeName != "" {
+		nodeFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", cfg.NodeName).String()
+		}))
+		nodes := nodeFactory.Core().V1().Nodes()
+		if _, err := nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: func(any) { p.trigger() },
+			UpdateFunc: func(old, cur any) {
+				o, ok1 := old.(*corev1.Node)
+				c, ok2 := cur.(*corev1.Node)
+				if !ok1 || !ok2 || o.Labels[corev1.LabelTopologyZone] != c.Labels[corev1.LabelTopologyZone] {
+					p.trigger()
+				}
+			},
+			DeleteFunc: func(any) { p.trigger() },
+		}); err != nil {
+			return fmt.Errorf("proxy: %w", err)
+		}
+		zone = func() string {
+			n, err := nodes.Lister().Get(cfg.NodeName)
+			if err != nil {
+				return "" // not registered (yet): no zone
+			}
+			return n.Labels[corev1.LabelTopologyZone]
+		}
+		nodeFactory.Start(ctx.Done())
+		defer nodeFactory.Shutdown()
+	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return fmt.Errorf("proxy: cache of %v did not sync", typ)
+	for _, f := range []informers.SharedInformerFactory{factory, nodeFactory} {
+		if f == nil {
+			continue
+		}
+		for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				return fmt.Errorf("proxy: cache of %v did not sync", typ)
+			}
 		}
 	}
 	p.input = func() (Input, error) {
@@ -106,7 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return Input{}, err
 		}
-		return Input{Services: s, Slices: e, NodeName: cfg.NodeName, NodeIPs: cfg.NodeIPs, ClusterCIDR: cfg.ClusterCIDR, LocalhostNodePorts: cfg.LocalhostNodePorts}, nil
+		return Input{Services: s, Slices: e, NodeName: cfg.NodeName, Zone: zone(), NodeIPs: cfg.NodeIPs, ClusterCIDR: cfg.ClusterCIDR, LocalhostNodePorts: cfg.LocalhostNodePorts}, nil
 	}
 	p.loop(ctx)
 	return nil

@@ -100,7 +100,8 @@ func TestSyncMetrics(t *testing.T) {
 
 // TestRunSyncsAServiceFromTheAPI runs the proxy against an API server in
 // a test network namespace: a Service and EndpointSlice created through
-// the API become rules, and /healthz turns 200.
+// the API become rules, /healthz turns 200, its Node's zone picks among
+// zone hints, and deleting the Service removes its rules.
 func TestRunSyncsAServiceFromTheAPI(t *testing.T) {
 	nodetest.RequireRoot(t)
 	srv := apitest.Start(t)
@@ -161,6 +162,46 @@ func TestRunSyncsAServiceFromTheAPI(t *testing.T) {
 	if code, body := get(t, "http://"+addr+"/healthz"); code != http.StatusOK || !strings.Contains(body, "lastUpdated") {
 		t.Errorf("/healthz = %d %s, want 200 with the last sync time", code, body)
 	}
+
+	// Its own Node's zone label selects among zone hints: with the node in
+	// zone-a only the zone-a endpoint is used, and relabelling the node
+	// to zone-b switches to the other one.
+	waitNAT := func(what string, cond func(nat string) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			nat = nsenter(t, ns, "iptables-save", "-t", "nat")
+			if cond(nat) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after 15 s the nat table does not show %s:\n%s", what, nat)
+			}
+		}
+	}
+	node, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a",
+		Labels: map[string]string{corev1.LabelTopologyZone: "zone-a"}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err = cs.DiscoveryV1().EndpointSlices("default").Get(ctx, "web-1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hintedSlice := slice("default", "web", hinted("10.244.3.4", "node-b", []string{"zone-b"}, nil), hinted("10.244.3.5", "node-a", []string{"zone-a"}, nil))
+	es.Endpoints = hintedSlice.Endpoints
+	if _, err := cs.DiscoveryV1().EndpointSlices("default").Update(ctx, es, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitNAT("only the zone-a endpoint", func(nat string) bool {
+		return strings.Contains(nat, "10.244.3.5:8080") && !strings.Contains(nat, "10.244.3.4")
+	})
+	node.Labels[corev1.LabelTopologyZone] = "zone-b"
+	if _, err := cs.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitNAT("only the zone-b endpoint after relabelling the node", func(nat string) bool {
+		return strings.Contains(nat, "10.244.3.4:8080") && !strings.Contains(nat, "10.244.3.5")
+	})
 
 	// Deleting the service through the API removes its rules.
 	if err := cs.CoreV1().Services("default").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {

@@ -20,8 +20,11 @@ type Input struct {
 	Services []*corev1.Service
 	Slices   []*discoveryv1.EndpointSlice
 	// NodeName selects this node's endpoints for the Local traffic
-	// policies.
+	// policies and its node hints.
 	NodeName string
+	// Zone is the node's topology.kubernetes.io/zone label, for the zone
+	// hints of EndpointSlices; empty when it has none.
+	Zone string
 	// NodeIPs are the addresses NodePorts are served on; empty means every
 	// local address (-m addrtype --dst-type LOCAL).
 	NodeIPs []string
@@ -72,6 +75,10 @@ type endpoint struct {
 	ready       bool
 	serving     bool
 	terminating bool
+	// Topology hints: whether the endpoint has node (zone) hints at all,
+	// and whether one names this node (its zone).
+	nodeHints, forNode bool
+	zoneHints, forZone bool
 }
 
 // Render computes the proxy's chains for in. It is pure and deterministic:
@@ -233,6 +240,7 @@ func hashPortInputs(h *maphash.Hash, in Input, svc *corev1.Service, port *corev1
 		}
 	}
 	str(in.NodeName)
+	str(in.Zone)
 	str(in.ClusterCIDR)
 	str(svc.Namespace)
 	str(svc.Name)
@@ -294,6 +302,18 @@ func hashPortInputs(h *maphash.Hash, in Input, svc *corev1.Service, port *corev1
 			opt(e.Conditions.Ready)
 			opt(e.Conditions.Serving)
 			opt(e.Conditions.Terminating)
+			if e.Hints == nil {
+				num(-1)
+			} else {
+				num(int64(len(e.Hints.ForNodes)))
+				for _, n := range e.Hints.ForNodes {
+					str(n.Name)
+				}
+				num(int64(len(e.Hints.ForZones)))
+				for _, z := range e.Hints.ForZones {
+					str(z.Name)
+				}
+			}
 		}
 	}
 }
@@ -305,19 +325,21 @@ func (r *renderer) servicePort(svc *corev1.Service, port *corev1.ServicePort, sl
 	if proto == "" {
 		proto = "tcp"
 	}
-	eps := endpointsFor(slices, port, r.in.NodeName)
+	eps := endpointsFor(slices, port, r.in.NodeName, r.in.Zone)
 	var local []endpoint
 	for _, e := range eps {
 		if e.local {
 			local = append(local, e)
 		}
 	}
-	clusterEps := usable(eps)
+	// The Cluster policies use the endpoints the topology hints leave.
+	cluster := usable(byTopology(eps))
+	clusterEps := cluster
 	if svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal {
 		clusterEps = usable(local)
 	}
 	extLocal := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
-	extEps := usable(eps)
+	extEps := cluster
 	if extLocal {
 		extEps = usable(local)
 	}
@@ -543,7 +565,8 @@ func (r *renderer) result() Ruleset {
 
 // endpointsFor collects the endpoints of port from slices, deduplicated by
 // address and sorted by it. A slice port matches by name and protocol.
-func endpointsFor(slices []*discoveryv1.EndpointSlice, port *corev1.ServicePort, nodeName string) []endpoint {
+// nodeName and zone are this node's, for locality and hints.
+func endpointsFor(slices []*discoveryv1.EndpointSlice, port *corev1.ServicePort, nodeName, zone string) []endpoint {
 	proto := port.Protocol
 	if proto == "" {
 		proto = corev1.ProtocolTCP
@@ -581,16 +604,62 @@ func endpointsFor(slices []*discoveryv1.EndpointSlice, port *corev1.ServicePort,
 			seen[addr] = true
 			c := e.Conditions
 			ready := c.Ready == nil || *c.Ready
-			out = append(out, endpoint{
+			ep := endpoint{
 				ip: ip, addr: addr,
 				local:       nodeName != "" && e.NodeName != nil && *e.NodeName == nodeName,
 				ready:       ready,
 				serving:     (c.Serving == nil && ready) || (c.Serving != nil && *c.Serving),
 				terminating: c.Terminating != nil && *c.Terminating,
-			})
+			}
+			if h := e.Hints; h != nil {
+				ep.nodeHints, ep.zoneHints = len(h.ForNodes) > 0, len(h.ForZones) > 0
+				for _, n := range h.ForNodes {
+					ep.forNode = ep.forNode || (nodeName != "" && n.Name == nodeName)
+				}
+				for _, z := range h.ForZones {
+					ep.forZone = ep.forZone || (zone != "" && z.Name == zone)
+				}
+			}
+			out = append(out, ep)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].addr < out[j].addr })
+	return out
+}
+
+// byTopology applies EndpointSlice hints as upstream's kube-proxy does
+// (topology-aware routing, spec.trafficDistribution): when every ready
+// endpoint has node hints and one is for this node, the ready endpoints
+// for this node; else when every ready endpoint has zone hints and one is
+// for this node's zone, the ready endpoints for that zone; else all of
+// eps. Hints that would leave this node with nothing are ignored.
+func byTopology(eps []endpoint) []endpoint {
+	allNode, allZone, anyNode, anyZone, anyReady := true, true, false, false, false
+	for _, e := range eps {
+		if !e.ready {
+			continue
+		}
+		anyReady = true
+		allNode, anyNode = allNode && e.nodeHints, anyNode || e.forNode
+		allZone, anyZone = allZone && e.zoneHints, anyZone || e.forZone
+	}
+	var keep func(endpoint) bool
+	switch {
+	case !anyReady:
+		return eps
+	case allNode && anyNode:
+		keep = func(e endpoint) bool { return e.forNode }
+	case allZone && anyZone:
+		keep = func(e endpoint) bool { return e.forZone }
+	default:
+		return eps
+	}
+	var out []endpoint
+	for _, e := range eps {
+		if e.ready && keep(e) {
+			out = append(out, e)
+		}
+	}
 	return out
 }
 

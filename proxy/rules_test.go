@@ -227,3 +227,89 @@ func TestRenderLargeClusterMode(t *testing.T) {
 		t.Error("a Renderer crossing into large-cluster mode kept commented renderings")
 	}
 }
+
+// TestRenderTopologyHints: EndpointSlice hints (written for
+// spec.trafficDistribution or topology-aware routing) narrow the Cluster
+// policies' endpoints to this node's, else its zone's, as upstream's
+// kube-proxy; hints that would leave nothing, or that some ready endpoint
+// lacks, are ignored.
+func TestRenderTopologyHints(t *testing.T) {
+	z := func(zs ...string) []string { return zs }
+	a1 := hinted("10.244.0.5", "node-a", z("zone-a"), nil)
+	b1 := hinted("10.244.1.5", "node-b", z("zone-b"), nil)
+	c1 := hinted("10.244.2.5", "node-c", z("zone-a"), nil)
+	cases := []struct {
+		name       string
+		zone       string
+		svc        *corev1.Service
+		eps        []ep
+		want, not  []string // endpoints expected and not expected as DNAT targets
+		wantReject bool
+	}{
+		{name: "zone hints keep this zone's endpoints", zone: "zone-a", eps: []ep{a1, b1, c1},
+			want: []string{"10.244.0.5", "10.244.2.5"}, not: []string{"10.244.1.5"}},
+		{name: "zone hints for no endpoint of this zone are ignored", zone: "zone-c", eps: []ep{a1, b1, c1},
+			want: []string{"10.244.0.5", "10.244.1.5", "10.244.2.5"}},
+		{name: "a node without a zone label ignores zone hints", zone: "", eps: []ep{a1, b1},
+			want: []string{"10.244.0.5", "10.244.1.5"}},
+		{name: "one ready endpoint without hints voids them", zone: "zone-a", eps: []ep{a1, b1, ready("10.244.3.5", "node-d")},
+			want: []string{"10.244.0.5", "10.244.1.5", "10.244.3.5"}},
+		{name: "a not-ready endpoint without hints does not void them", zone: "zone-a",
+			eps:  []ep{a1, b1, {ip: "10.244.3.5", node: "node-d"}},
+			want: []string{"10.244.0.5"}, not: []string{"10.244.1.5", "10.244.3.5"}},
+		{name: "node hints win over zone hints", zone: "zone-a",
+			eps: []ep{
+				hinted("10.244.0.5", "node-a", z("zone-a"), z("node-a")),
+				hinted("10.244.2.5", "node-c", z("zone-a"), z("node-c")),
+			},
+			want: []string{"10.244.0.5"}, not: []string{"10.244.2.5"}},
+		{name: "node hints for other nodes fall back to zone hints", zone: "zone-a",
+			eps: []ep{
+				hinted("10.244.1.5", "node-b", z("zone-b"), z("node-b")),
+				hinted("10.244.2.5", "node-c", z("zone-a"), z("node-c")),
+			},
+			want: []string{"10.244.2.5"}, not: []string{"10.244.1.5"}},
+		{name: "NodePort traffic (external policy Cluster) follows the hints too", zone: "zone-a",
+			svc: service("default", "web", "10.96.0.20", nodePort(30080)), eps: []ep{a1, b1},
+			want: []string{"10.244.0.5"}, not: []string{"10.244.1.5"}},
+		{name: "internalTrafficPolicy Local ignores hints", zone: "zone-b",
+			svc: service("default", "web", "10.96.0.20", func(s *corev1.Service) {
+				s.Spec.InternalTrafficPolicy = ptr(corev1.ServiceInternalTrafficPolicyLocal)
+			}), eps: []ep{a1, b1},
+			want: []string{"10.244.0.5"}, not: []string{"10.244.1.5"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := tc.svc
+			if svc == nil {
+				svc = service("default", "web", "10.96.0.20")
+			}
+			in := Input{NodeName: "node-a", Zone: tc.zone, ClusterCIDR: "10.244.0.0/16",
+				Services: []*corev1.Service{svc}, Slices: []*discoveryv1.EndpointSlice{slice("default", "web", tc.eps...)}}
+			got := dump(Render(in))
+			for _, ip := range tc.want {
+				if !strings.Contains(got, "--to-destination "+ip+":8080") {
+					t.Errorf("no DNAT to %s:\n%s", ip, got)
+				}
+			}
+			for _, ip := range tc.not {
+				if strings.Contains(got, ip) {
+					t.Errorf("rules send traffic to %s:\n%s", ip, got)
+				}
+			}
+		})
+	}
+	// A Renderer re-renders a cached port when the zone or a hint changes.
+	var r Renderer
+	in := Input{NodeName: "node-a", Zone: "zone-a", Services: []*corev1.Service{service("default", "web", "10.96.0.20")},
+		Slices: []*discoveryv1.EndpointSlice{slice("default", "web", a1, b1)}}
+	r.Render(in)
+	in.Zone = "zone-b"
+	if got := dump(r.Render(in)); strings.Contains(got, "10.244.0.5") || !strings.Contains(got, "10.244.1.5") {
+		t.Errorf("after the zone changed to zone-b the cached rendering stayed:\n%s", got)
+	}
+	in.Slices = []*discoveryv1.EndpointSlice{slice("default", "web", a1, hinted("10.244.1.5", "node-b", z("zone-a"), nil))}
+	if got := dump(r.Render(in)); !strings.Contains(got, "10.244.0.5") || !strings.Contains(got, "10.244.1.5") {
+		t.Errorf("after the hints changed the cached rendering stayed:\n%s", got)
+	}
+}
