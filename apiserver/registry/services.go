@@ -327,6 +327,10 @@ func validateTrafficPolicies(svc, old *corev1.Service, specPath *field.Path) fie
 	} else if spec.Type != corev1.ServiceTypeExternalName {
 		errs = append(errs, field.Required(itpPath, ""))
 	}
+	if d := spec.TrafficDistribution; d != nil {
+		errs = append(errs, supported(*d, specPath.Child("trafficDistribution"), corev1.ServiceTrafficDistributionPreferClose,
+			corev1.ServiceTrafficDistributionPreferSameNode, corev1.ServiceTrafficDistributionPreferSameZone)...)
+	}
 	return errs
 }
 

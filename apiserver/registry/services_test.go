@@ -180,6 +180,9 @@ func TestServiceValidation(t *testing.T) {
 		{"internalTrafficPolicy is Cluster or Local", func(s *corev1.Service) {
 			s.Spec.InternalTrafficPolicy = ptrTo[corev1.ServiceInternalTrafficPolicy]("Node")
 		}, []fieldErr{notSupported("spec.internalTrafficPolicy")}},
+		{"trafficDistribution is PreferClose, PreferSameZone or PreferSameNode", func(s *corev1.Service) {
+			s.Spec.TrafficDistribution = ptrTo("PreferFar")
+		}, []fieldErr{notSupported("spec.trafficDistribution")}},
 	})
 }
 

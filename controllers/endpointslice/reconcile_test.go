@@ -154,6 +154,56 @@ func TestReconcile(t *testing.T) {
 	})
 }
 
+// TestTrafficDistributionHints: spec.trafficDistribution becomes hints on
+// every endpoint (its zone for PreferSameZone and PreferClose, its node
+// and zone for PreferSameNode), and changing or dropping it rewrites them.
+func TestTrafficDistributionHints(t *testing.T) {
+	withDist := func(d string) *corev1.Service {
+		s := svc()
+		if d != "" {
+			s.Spec.TrafficDistribution = &d
+		}
+		return s
+	}
+	ps := pods(2)
+	ps[1].Spec.NodeName = "node-b"
+	zoned := map[string]*corev1.Node{"node-a": nodes["node-a"], "node-b": {ObjectMeta: metav1.ObjectMeta{Name: "node-b"}}}
+	hints := func(e discoveryv1.Endpoint) string {
+		if e.Hints == nil {
+			return "none"
+		}
+		return fmt.Sprintf("nodes=%v zones=%v", e.Hints.ForNodes, e.Hints.ForZones)
+	}
+	for _, tc := range []struct {
+		dist     string
+		onA, onB string // hints of the endpoint on node-a (zone z1) and on node-b (no zone)
+	}{
+		{"", "none", "none"},
+		{corev1.ServiceTrafficDistributionPreferSameZone, "nodes=[] zones=[{z1}]", "none"},
+		{corev1.ServiceTrafficDistributionPreferClose, "nodes=[] zones=[{z1}]", "none"},
+		{corev1.ServiceTrafficDistributionPreferSameNode, "nodes=[{node-a}] zones=[{z1}]", "nodes=[{node-b}] zones=[]"},
+	} {
+		p := Reconcile(withDist(tc.dist), ps, zoned, nil, 100, time.Time{})
+		if len(p.Create) != 1 || len(p.Create[0].Endpoints) != 2 {
+			t.Fatalf("%q: plan %+v", tc.dist, p)
+		}
+		for _, e := range p.Create[0].Endpoints {
+			want := tc.onA
+			if *e.NodeName == "node-b" {
+				want = tc.onB
+			}
+			if got := hints(e); got != want {
+				t.Errorf("trafficDistribution %q, endpoint on %s: hints %s, want %s", tc.dist, *e.NodeName, got, want)
+			}
+		}
+	}
+	existing := apply(nil, Reconcile(withDist(corev1.ServiceTrafficDistributionPreferSameNode), ps, zoned, nil, 100, time.Time{}))
+	p := Reconcile(withDist(""), ps, zoned, existing, 100, time.Time{})
+	if len(p.Update) != 1 || hints(p.Update[0].Endpoints[0]) != "none" {
+		t.Errorf("dropping trafficDistribution: plan %+v, want one update without hints", p)
+	}
+}
+
 func TestSyncLeavesOutPodsOnUnknownNodes(t *testing.T) {
 	s := svc()
 	ps := pods(2)

@@ -193,11 +193,34 @@ func podEndpoint(svc *corev1.Service, pod *corev1.Pod, node *corev1.Node, ip str
 	if z := node.Labels[corev1.LabelTopologyZone]; z != "" {
 		ep.Zone = &z
 	}
+	ep.Hints = trafficHints(svc.Spec.TrafficDistribution, ep.Zone, nodeName)
 	if endpointsutil.ShouldSetHostname(pod, svc) {
 		h := pod.Spec.Hostname
 		ep.Hostname = &h
 	}
 	return ep
+}
+
+// trafficHints are the hints for spec.trafficDistribution, as upstream's
+// trafficdist heuristics: PreferSameZone (and its old name PreferClose)
+// hints the endpoint's own zone, PreferSameNode its own node and zone;
+// none without a distribution, or without a zone for a zone hint.
+func trafficHints(dist *string, zone *string, node string) *discoveryv1.EndpointHints {
+	var h discoveryv1.EndpointHints
+	switch deref(dist) {
+	case corev1.ServiceTrafficDistributionPreferClose, corev1.ServiceTrafficDistributionPreferSameZone:
+	case corev1.ServiceTrafficDistributionPreferSameNode:
+		h.ForNodes = []discoveryv1.ForNode{{Name: node}}
+	default:
+		return nil
+	}
+	if zone != nil {
+		h.ForZones = []discoveryv1.ForZone{{Name: *zone}}
+	}
+	if h.ForNodes == nil && h.ForZones == nil {
+		return nil
+	}
+	return &h
 }
 
 // endpointPorts resolves svc's ports on pod; ports that do not resolve
