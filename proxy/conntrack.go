@@ -22,12 +22,12 @@ func staleUDP(prev, next map[string]map[string]bool) map[string][]string {
 }
 
 // flushConntrack deletes the UDP conntrack entries to each ClusterIP that
-// were DNATed to a stale endpoint, so clients stop sending to it. Without
-// the conntrack tool it does nothing.
+// were DNATed to a stale endpoint, so clients stop sending to it. It needs
+// the conntrack tool (Debian's conntrack package).
 func flushConntrack(ctx context.Context, stale map[string][]string) error {
 	bin, err := exec.LookPath("conntrack")
 	if err != nil {
-		return nil
+		return fmt.Errorf("UDP flows to removed endpoints are kept: %w", err)
 	}
 	var errs []error
 	for cip, ips := range stale {
