@@ -158,6 +158,17 @@ func TestServices(t *testing.T) {
 			t.Fatalf("web.default.svc.cluster.local = %v, want %s", ips, web.Spec.ClusterIP)
 		}
 		reachAll(t, ips[0], "web-0", "web-1", "web-2")
+		// A client connecting by a short name resolves it through the
+		// pod's search path (default.svc.cluster.local svc.cluster.local
+		// cluster.local, ndots:5) and reaches the service. (busybox's
+		// nslookup is no judge of this: it does not search for dotted
+		// names and exits 1 when any searched name is missing.)
+		for _, name := range []string{"web", "web.default", "web.default.svc"} {
+			out, code := execOut(t, `printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 `+name+` 80`)
+			if code != 0 || !regexp.MustCompile(`(?m)^web-[0-2]$`).MatchString(out) {
+				t.Errorf("nc %s 80 from the client pod: exit %d:\n%s", name, code, out)
+			}
+		}
 	})
 	t.Run("DNS", func(t *testing.T) {
 		if ips := nslookup(t, "web-0.web-headless.default.svc.cluster.local"); len(ips) != 1 || ips[0] != podIPs["web-0"] {
