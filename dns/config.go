@@ -49,6 +49,11 @@ type Config struct {
 	MaxCacheTTL time.Duration
 	// Now is the clock of the upstream cache. Default time.Now.
 	Now func() time.Time
+	// MetricsBindAddress is the "host:port" of a plain HTTP server with
+	// /healthz, /readyz and /metrics (see the package documentation),
+	// e.g. "127.0.0.1:9153" or "127.0.0.1:0" (a free port;
+	// Server.MetricsAddr reports it). Empty means no HTTP server.
+	MetricsBindAddress string
 	// Logger receives errors and start-up messages. Default discards.
 	Logger *slog.Logger
 }
@@ -64,6 +69,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return c, fmt.Errorf("dns: Config.Listen: %w", err)
+	}
+	if c.MetricsBindAddress != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsBindAddress); err != nil {
+			return c, fmt.Errorf("dns: Config.MetricsBindAddress: %w", err)
+		}
 	}
 	c.ClusterDomain = strings.ToLower(strings.Trim(c.ClusterDomain, "."))
 	if c.ClusterDomain == "" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // forwarder sends questions outside the cluster domain to the upstreams,
@@ -19,6 +20,8 @@ type forwarder struct {
 	maxTTL    time.Duration
 	size      int // cache entries at most; <0 disables the cache
 	now       func() time.Time
+	hits      prometheus.Counter // answers from the cache
+	misses    prometheus.Counter // questions not in the cache (when it is on)
 
 	mu    sync.Mutex
 	cache map[cacheKey]cacheEntry // guarded by mu
@@ -48,7 +51,10 @@ func (f *forwarder) exchange(ctx context.Context, req *mdns.Msg) (*mdns.Msg, err
 	opt := req.IsEdns0()
 	key := cacheKey{name: q.Name, qtype: q.Qtype, qclass: q.Qclass, do: opt != nil && opt.Do()}
 	if m, ok := f.cached(key); ok {
+		f.hits.Inc()
 		return m, nil
+	} else if f.size >= 0 {
+		f.misses.Inc()
 	}
 	if len(f.upstreams) == 0 {
 		return nil, errNoUpstream

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"strings"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -10,23 +11,35 @@ import (
 // names of cluster addresses from the informers, everything else through
 // the upstreams.
 func (s *Server) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
-	m := s.answer(req)
+	// Wall time only measures the request; no decision depends on it.
+	start := time.Now()
+	m, zone := s.answer(req)
 	size := mdns.MinMsgSize
 	if opt := req.IsEdns0(); opt != nil {
 		size = max(int(opt.UDPSize()), mdns.MinMsgSize)
 		m.SetEdns0(uint16(min(size, 4096)), opt.Do())
 	}
+	proto := protoUDP
 	if w.LocalAddr().Network() == "tcp" {
+		proto = protoTCP
 		size = mdns.MaxMsgSize
 	}
 	m.Truncate(size)
+	qtype := typeOther
+	if len(req.Question) == 1 {
+		qtype = qtypeLabel(req.Question[0].Qtype)
+	}
+	// Counted before the reply leaves, so that a client that got it sees
+	// it in /metrics.
+	s.metrics.observe(proto, qtype, zone, m.Rcode, time.Since(start))
 	if err := w.WriteMsg(m); err != nil {
 		s.logger.Debug("dns: write reply", "err", err)
 	}
 }
 
-// answer builds the reply to req (without the OPT record).
-func (s *Server) answer(req *mdns.Msg) *mdns.Msg {
+// answer builds the reply to req (without the OPT record) and tells
+// where it came from.
+func (s *Server) answer(req *mdns.Msg) (*mdns.Msg, zoneLabel) {
 	m := new(mdns.Msg)
 	m.SetReply(req)
 	m.RecursionAvailable = true
@@ -36,7 +49,7 @@ func (s *Server) answer(req *mdns.Msg) *mdns.Msg {
 		if len(req.Question) != 1 {
 			m.Rcode = mdns.RcodeFormatError
 		}
-		return m
+		return m, zoneCluster
 	}
 	q := req.Question[0]
 	q.Name = strings.ToLower(q.Name)
@@ -44,20 +57,20 @@ func (s *Server) answer(req *mdns.Msg) *mdns.Msg {
 		m.Authoritative = true
 		res := s.zone.lookup(q)
 		s.fill(m, req, res)
-		return m
+		return m, zoneCluster
 	}
 	if q.Qtype == mdns.TypePTR || q.Qtype == mdns.TypeANY {
 		if res, ok := s.zone.ptr(q); ok {
 			m.Authoritative = true
 			s.fill(m, req, res)
-			return m
+			return m, zoneCluster
 		}
 	}
 	up, err := s.forward.exchange(s.ctx, req)
 	if err != nil {
 		s.logger.Debug("dns: forward", "name", q.Name, "err", err)
 		m.Rcode = mdns.RcodeServerFailure
-		return m
+		return m, zoneForward
 	}
 	m.Rcode = up.Rcode
 	m.AuthenticatedData = up.AuthenticatedData
@@ -67,7 +80,7 @@ func (s *Server) answer(req *mdns.Msg) *mdns.Msg {
 			m.Extra = append(m.Extra, rr)
 		}
 	}
-	return m
+	return m, zoneForward
 }
 
 // fill puts a zone result into m, with the SOA in the authority section

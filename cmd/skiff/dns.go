@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -17,6 +18,7 @@ type dnsOptions struct {
 	listen        string
 	clusterDomain string
 	upstreams     []string
+	metricsAddr   string
 }
 
 func newDNSCommand() *cobra.Command {
@@ -36,10 +38,16 @@ func newDNSCommand() *cobra.Command {
 	fs.StringVar(&o.listen, "listen", "10.96.0.10:53", "UDP and TCP address to serve on")
 	fs.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	fs.StringSliceVar(&o.upstreams, "upstream", nil, "resolvers for other names (default: the nameservers of /etc/resolv.conf)")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", "127.0.0.1:9153", "address of /healthz, /readyz and /metrics (\"\" for none)")
 	return c
 }
 
 func runDNS(ctx context.Context, o dnsOptions) error {
+	if o.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(o.metricsAddr); err != nil {
+			return fmt.Errorf("--metrics-bind-address: %w", err)
+		}
+	}
 	rc, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
 	if err != nil {
 		return fmt.Errorf("--kubeconfig: %w", err)
@@ -52,5 +60,6 @@ func runDNS(ctx context.Context, o dnsOptions) error {
 	logger := newLogger()
 	tuneGC()
 	go trimStartupPages(ctx, logger)
-	return dns.Run(ctx, dns.Config{Client: client, Listen: o.listen, ClusterDomain: o.clusterDomain, Upstreams: o.upstreams, Logger: logger})
+	return dns.Run(ctx, dns.Config{Client: client, Listen: o.listen, ClusterDomain: o.clusterDomain, Upstreams: o.upstreams,
+		MetricsBindAddress: o.metricsAddr, Logger: logger})
 }
