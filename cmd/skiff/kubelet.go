@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -14,10 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiffk8s/skiff/kubelet"
 	"github.com/skiffk8s/skiff/kubelet/agent"
+	"github.com/skiffk8s/skiff/kubelet/tlsbootstrap"
 )
 
 // parseTaint parses "key=value:Effect" or "key:Effect", as kubectl taint
@@ -47,31 +51,34 @@ func parseTaint(spec string) (corev1.Taint, error) {
 
 // kubeletOptions are the `skiff kubelet` flags.
 type kubeletOptions struct {
-	kubeconfig        string
-	containerdAddress string
-	registriesConfig  string
-	nodeName          string
-	nodeIP            net.IP
-	podCIDR           string
-	rootDir           string
-	clusterCIDR       string
-	maxPods           int
-	reservedCPU       string
-	reservedMemory    string
-	labels            map[string]string
-	taints            []string
-	containerdNS      string
-	podLogsDir        string
-	netnsDir          string
-	hostNetNS         string
-	port              int
-	address           string
-	tlsCertFile       string
-	tlsKeyFile        string
-	clientCAFile      string
-	caKeyFile         string
-	evictionHard      string
-	pressurePeriod    time.Duration
+	kubeconfig          string
+	bootstrapKubeconfig string
+	certDir             string
+	rotateServerCerts   bool
+	containerdAddress   string
+	registriesConfig    string
+	nodeName            string
+	nodeIP              net.IP
+	podCIDR             string
+	rootDir             string
+	clusterCIDR         string
+	maxPods             int
+	reservedCPU         string
+	reservedMemory      string
+	labels              map[string]string
+	taints              []string
+	containerdNS        string
+	podLogsDir          string
+	netnsDir            string
+	hostNetNS           string
+	port                int
+	address             string
+	tlsCertFile         string
+	tlsKeyFile          string
+	clientCAFile        string
+	caKeyFile           string
+	evictionHard        string
+	pressurePeriod      time.Duration
 }
 
 func newKubeletCommand() *cobra.Command {
@@ -87,7 +94,10 @@ func newKubeletCommand() *cobra.Command {
 		},
 	}
 	fs := c.Flags()
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "/etc/skiff/admin.kubeconfig", "kubeconfig to reach the API server")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "/etc/skiff/admin.kubeconfig", "kubeconfig to reach the API server (written by TLS bootstrapping when --bootstrap-kubeconfig is given)")
+	fs.StringVar(&o.bootstrapKubeconfig, "bootstrap-kubeconfig", "", "kubeconfig with a bootstrap token (written by skiff join): the kubelet requests its client certificate for system:node:<name> with it, writes --kubeconfig, and renews the certificate before it expires")
+	fs.StringVar(&o.certDir, "cert-dir", "/var/lib/skiff/kubelet/pki", "where certificates from TLS bootstrapping are kept")
+	fs.BoolVar(&o.rotateServerCerts, "rotate-server-certificates", false, "request the kubelet server's certificate from the cluster (signer kubernetes.io/kubelet-serving) and renew it, instead of --tls-cert-file or --ca-key-file")
 	o.addFlags(fs)
 	return c
 }
@@ -127,7 +137,27 @@ func runKubelet(ctx context.Context, o kubeletOptions) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Client, err = kubeletClient(o.kubeconfig); err != nil {
+	var rc *rest.Config
+	if o.bootstrapKubeconfig != "" {
+		tb := tlsbootstrap.Config{Kubeconfig: o.kubeconfig, BootstrapKubeconfig: o.bootstrapKubeconfig, CertDir: o.certDir,
+			NodeName: nodeNameOrHost(o.nodeName), Logger: cfg.Logger}
+		if rc, err = tlsbootstrap.Client(ctx, tb); err != nil {
+			return fmt.Errorf("--bootstrap-kubeconfig: %w", err)
+		}
+		if o.rotateServerCerts {
+			cfg.ServingCertificate = func(ctx context.Context, hosts []string) (func() *tls.Certificate, error) {
+				return tlsbootstrap.Serving(ctx, tb, rc, hosts)
+			}
+		}
+	} else {
+		if o.rotateServerCerts {
+			return fmt.Errorf("--rotate-server-certificates needs --bootstrap-kubeconfig")
+		}
+		if rc, err = clientcmd.BuildConfigFromFlags("", o.kubeconfig); err != nil {
+			return fmt.Errorf("--kubeconfig: %w", err)
+		}
+	}
+	if cfg.Client, err = kubeletClientFor(rc); err != nil {
 		return fmt.Errorf("--kubeconfig: %w", err)
 	}
 	tuneGC()
@@ -135,18 +165,33 @@ func runKubelet(ctx context.Context, o kubeletOptions) error {
 	return agent.Run(ctx, cfg)
 }
 
-// kubeletClient is the kubelet's API client from a kubeconfig, with
-// upstream's kubelet rate limits (kubeAPIQPS 50, kubeAPIBurst 100):
-// client-go's default of 5 requests/s made 30 pods starting at once wait
-// seconds for their status writes and events.
+// kubeletClient is the kubelet's API client, with upstream's kubelet rate
+// limits (kubeAPIQPS 50, kubeAPIBurst 100): client-go's default of 5
+// requests/s made 30 pods starting at once wait seconds for their status
+// writes and events.
 func kubeletClient(kubeconfig string) (kubernetes.Interface, error) {
 	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return nil, err
 	}
+	return kubeletClientFor(rc)
+}
+
+// kubeletClientFor is kubeletClient for a REST config.
+func kubeletClientFor(rc *rest.Config) (kubernetes.Interface, error) {
+	rc = rest.CopyConfig(rc)
 	rc.QPS, rc.Burst = 50, 100
 	rc.UserAgent = "skiff-kubelet"
 	return kubernetes.NewForConfig(rc)
+}
+
+// nodeNameOrHost is the node's name: the flag, else the host name (as the
+// agent defaults it).
+func nodeNameOrHost(name string) string {
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	return name
 }
 
 // agentConfig turns the flags into the node agent's config; errors name

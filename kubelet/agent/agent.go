@@ -7,6 +7,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,6 +83,12 @@ type Config struct {
 	ServerCertFile, ServerKeyFile string
 	CACertFile, CAKeyFile         string
 	ClientCAFile                  string
+	// ServingCertificate, when set, provides the server's certificate
+	// instead of the files or the CA (a joined node's kubelet-serving
+	// certificate from the cluster): it is called once with the names and
+	// addresses the certificate must cover and returns the function that
+	// gives the current certificate, which its provider renews.
+	ServingCertificate func(ctx context.Context, hosts []string) (func() *tls.Certificate, error)
 	// DisableStats turns the resource reporter (cadvisor) off: no
 	// /stats/summary, no node usage annotation, pressure from /proc.
 	// StatsInterval is its housekeeping interval (default 10s).
@@ -194,7 +201,7 @@ func Run(ctx context.Context, cfg Config) error {
 	kc.Signals = signals(reporter, cfg.RootDir, cfg.ImageFSDir)
 	serverFailed := make(chan error, 1)
 	if cfg.ServerPort > 0 {
-		sc, err := serverConfig(cfg, rt, nw, pods, reporter)
+		sc, err := serverConfig(ctx, cfg, rt, nw, pods, reporter)
 		if err != nil {
 			return fmt.Errorf("agent: %w", err)
 		}

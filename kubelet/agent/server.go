@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -43,8 +44,8 @@ func (s *podSource) pods() []*corev1.Pod {
 }
 
 // servingCert returns the kubelet server's certificate and key: the files
-// when given, else a certificate for the node's name and IP issued from
-// the CA files.
+// when given, else a certificate for the node's name and addresses issued
+// from the CA files.
 func servingCert(cfg Config, nodeName string, nodeIP net.IP, now time.Time) (certPEM, keyPEM []byte, err error) {
 	if cfg.ServerCertFile != "" || cfg.ServerKeyFile != "" {
 		if certPEM, err = os.ReadFile(cfg.ServerCertFile); err != nil {
@@ -62,12 +63,18 @@ func servingCert(cfg Config, nodeName string, nodeIP net.IP, now time.Time) (cer
 	if err != nil {
 		return nil, nil, fmt.Errorf("kubelet server: %w", err)
 	}
+	return ca.IssueServingCert("system:node:"+nodeName, servingHosts(nodeName, nodeIP), 365*24*time.Hour)
+}
+
+// servingHosts are the names and addresses the kubelet server's
+// certificate covers: the node name, the node IP (or, before the kubelet
+// has picked it, every global unicast address of the host) and the host
+// name.
+func servingHosts(nodeName string, nodeIP net.IP) []string {
 	hosts := []string{nodeName}
 	if nodeIP != nil {
 		hosts = append(hosts, nodeIP.String())
 	} else if addrs, err := net.InterfaceAddrs(); err == nil {
-		// The kubelet picks the node IP later; the certificate covers
-		// every address it could pick.
 		for _, a := range addrs {
 			if n, ok := a.(*net.IPNet); ok && n.IP.IsGlobalUnicast() {
 				hosts = append(hosts, n.IP.String())
@@ -77,15 +84,23 @@ func servingCert(cfg Config, nodeName string, nodeIP net.IP, now time.Time) (cer
 	if h, err := os.Hostname(); err == nil && h != nodeName {
 		hosts = append(hosts, h)
 	}
-	return ca.IssueServingCert("system:node:"+nodeName, hosts, 365*24*time.Hour)
+	return hosts
 }
 
 // serverConfig is the kubelet server's config: pods from the kubelet,
 // exec and attach through containerd, port-forward into the pod's network
 // namespace, stats from the reporter (nil: none).
-func serverConfig(cfg Config, rt *runtime.Containerd, nw *network.Bridge, pods *podSource, reporter *stats.Reporter) (server.Config, error) {
-	certPEM, keyPEM, err := servingCert(cfg, cfg.NodeName, cfg.NodeIP, time.Now())
-	if err != nil {
+func serverConfig(ctx context.Context, cfg Config, rt *runtime.Containerd, nw *network.Bridge, pods *podSource, reporter *stats.Reporter) (server.Config, error) {
+	var (
+		certPEM, keyPEM []byte
+		current         func() *tls.Certificate
+		err             error
+	)
+	if cfg.ServingCertificate != nil {
+		if current, err = cfg.ServingCertificate(ctx, servingHosts(cfg.NodeName, cfg.NodeIP)); err != nil {
+			return server.Config{}, fmt.Errorf("kubelet server certificate: %w", err)
+		}
+	} else if certPEM, keyPEM, err = servingCert(cfg, cfg.NodeName, cfg.NodeIP, time.Now()); err != nil {
 		return server.Config{}, err
 	}
 	clientCA := cfg.ClientCAFile
@@ -97,7 +112,7 @@ func serverConfig(cfg Config, rt *runtime.Containerd, nw *network.Bridge, pods *
 	}
 	sc := server.Config{
 		Addr:    net.JoinHostPort(cfg.ServerBindAddress, strconv.Itoa(cfg.ServerPort)),
-		CertPEM: certPEM, KeyPEM: keyPEM, ClientCAFile: clientCA,
+		CertPEM: certPEM, KeyPEM: keyPEM, GetCertificate: current, ClientCAFile: clientCA,
 		Pods: pods.pods, PodLogsDir: cfg.PodLogsDir, Streamer: rt,
 		DialPod: func(ctx context.Context, pod *corev1.Pod, port int32) (net.Conn, error) {
 			ns := nw.NetNSPath(string(pod.UID))

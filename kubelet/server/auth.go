@@ -101,6 +101,20 @@ func wrap(next http.Handler, authn *authenticator, authz Authorizer, log *slog.L
 // and client certificates requested but verified per request, so a
 // missing or foreign certificate is a 401 rather than a failed handshake.
 func TLSConfig(cfg Config) (*tls.Config, error) {
+	tc := &tls.Config{
+		ClientAuth: tls.RequestClientCert,
+		NextProtos: []string{"http/1.1"},
+		MinVersion: tls.VersionTLS12,
+	}
+	if get := cfg.GetCertificate; get != nil {
+		tc.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if c := get(); c != nil {
+				return c, nil
+			}
+			return nil, errors.New("kubelet server: no serving certificate yet")
+		}
+		return tc, nil
+	}
 	certPEM, keyPEM := cfg.CertPEM, cfg.KeyPEM
 	if len(certPEM) == 0 {
 		var err error
@@ -115,12 +129,8 @@ func TLSConfig(cfg Config) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubelet server: serving certificate: %w", err)
 	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		ClientAuth:   tls.RequestClientCert,
-		NextProtos:   []string{"http/1.1"},
-		MinVersion:   tls.VersionTLS12,
-	}, nil
+	tc.Certificates = []tls.Certificate{cert}
+	return tc, nil
 }
 
 func loadClientCA(cfg Config) (*x509.CertPool, error) {

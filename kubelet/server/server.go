@@ -49,6 +49,10 @@ type Config struct {
 	// are empty.
 	CertPEM, KeyPEM   []byte
 	CertFile, KeyFile string
+	// GetCertificate, when set, is asked for the serving certificate at
+	// every handshake instead (a certificate its provider renews); it
+	// returns nil when it has none.
+	GetCertificate func() *tls.Certificate
 	// ClientCA holds the PEM certificates that sign client certificates
 	// (the cluster CA); or ClientCAFile when empty.
 	ClientCA     []byte
