@@ -152,6 +152,13 @@ func ensureKubeDNSService(ctx context.Context, client kubernetes.Interface, ip s
 // runUpDNS serves cluster DNS on ip:53 in the node's namespace until ctx
 // ends, then removes the address it added.
 func runUpDNS(ctx context.Context, client kubernetes.Interface, netnsPath, ip string, logger *slog.Logger) error {
+	return runNodeDNS(ctx, dns.Config{Client: client, Logger: logger}, netnsPath, ip)
+}
+
+// runNodeDNS is runUpDNS with the rest of the server's config (domain,
+// upstreams, metrics) from base.
+func runNodeDNS(ctx context.Context, base dns.Config, netnsPath, ip string) error {
+	client, logger := base.Client, base.Logger
 	if err := ensureKubeDNSService(ctx, client, ip); err != nil {
 		return fmt.Errorf("dns: %w", err)
 	}
@@ -164,7 +171,9 @@ func runUpDNS(ctx context.Context, client kubernetes.Interface, netnsPath, ip st
 			logger.Warn("dns: remove the cluster DNS address", "err", err)
 		}
 	}()
-	err = dns.Run(ctx, dns.Config{Client: client, Listen: net.JoinHostPort(ip, "53"), PacketConn: pc, Listener: l, Logger: logger})
+	cfg := base
+	cfg.Listen, cfg.PacketConn, cfg.Listener = net.JoinHostPort(ip, "53"), pc, l
+	err = dns.Run(ctx, cfg)
 	if err != nil {
 		pc.Close()
 		l.Close()

@@ -60,6 +60,13 @@ func runDNS(ctx context.Context, o dnsOptions) error {
 	logger := newLogger()
 	tuneGC()
 	go trimStartupPages(ctx, logger)
-	return dns.Run(ctx, dns.Config{Client: client, Listen: o.listen, ClusterDomain: o.clusterDomain, Upstreams: o.upstreams,
-		MetricsBindAddress: o.metricsAddr, Logger: logger})
+	cfg := dns.Config{Client: client, Listen: o.listen, ClusterDomain: o.clusterDomain, Upstreams: o.upstreams,
+		MetricsBindAddress: o.metricsAddr, Logger: logger}
+	// On the cluster DNS address, as on every node, the server puts the
+	// address on the loopback and keeps the kube-dns Service (see
+	// ensureKubeDNSService); other addresses are served as they are.
+	if host, port, err := net.SplitHostPort(o.listen); err == nil && host == clusterDNSIP && port == "53" {
+		return runNodeDNS(ctx, cfg, "", host)
+	}
+	return dns.Run(ctx, cfg)
 }
