@@ -28,7 +28,7 @@ DATA_DIR ?= /var/lib/skiff
 SYSTEM_PACKAGES := ca-certificates iptables conntrack containerd runc
 TEST_PACKAGES   := etcd-server containerd runc docker-registry busybox-static iptables iproute2
 
-.PHONY: all build up containerd deps test-deps test test-short bench vet fmt clean
+.PHONY: all build up containerd deps test-deps test test-short bench vet fmt clean deb
 
 all: build
 
@@ -39,6 +39,14 @@ build: bin/skiff
 # "plugin"), which made the binary 35 MB larger and every process map it.
 bin/skiff: $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/skiff ./cmd/skiff
+
+# deb builds dist/skiff_<version>_<arch>.deb from bin/skiff with nfpm (see
+# packaging/): /usr/bin/skiff, the systemd units and /etc/skiff configs of
+# systemd/. Version from git describe, arch from GOARCH; for another
+# architecture rebuild the binary too: make clean deb GOARCH=arm64.
+DEB_ARCH = $(shell go env GOARCH)
+deb: bin/skiff
+	go run ./packaging/cmd/mkdeb -repo . -binary bin/skiff -version $(SKIFF_VERSION) -arch $(DEB_ARCH) -out dist
 
 # deps installs the system packages a cluster needs (root, Debian 12).
 deps:
