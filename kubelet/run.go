@@ -26,8 +26,9 @@ import (
 
 var everything = labels.Everything()
 
-// hostIPv4 is the first global unicast IPv4 address of the host.
-func hostIPv4() (net.IP, error) {
+// HostIPv4 is the first global unicast IPv4 address of the host: the
+// default node IP (and the default address skiff init advertises).
+func HostIPv4() (net.IP, error) {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return nil, fmt.Errorf("node IP: %w", err)
@@ -51,7 +52,7 @@ func (k *kubelet) run(ctx context.Context) error {
 		k.machine = m
 	}
 	if k.hostIP == nil {
-		ip, err := hostIPv4()
+		ip, err := HostIPv4()
 		if err != nil {
 			return fmt.Errorf("kubelet: %w", err)
 		}

@@ -1,0 +1,128 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// Default directories.
+const (
+	DefaultEtcDir  = "/etc/skiff"
+	DefaultDataDir = "/var/lib/skiff"
+)
+
+// JoinConfig is what `skiff join` is given.
+type JoinConfig struct {
+	// Server is the API server URL (https://HOST:6443). Required.
+	Server string
+	// Token authenticates the node until it has its own certificate.
+	// Required.
+	Token Token
+	// CAHashes pin the cluster CA ("sha256:..."). At least one.
+	CAHashes []string
+	// NodeName is the node's name; default the host name.
+	NodeName string
+	// NodeIP is the node's InternalIP; nil lets the kubelet choose.
+	NodeIP net.IP
+	// EtcDir and DataDir default to DefaultEtcDir and DefaultDataDir.
+	EtcDir, DataDir string
+	// Extra holds more settings per component config file name (e.g.
+	// "kubelet" → {"host-netns": "/run/netns/w1"}), for labs that run
+	// several nodes on one host; they override the generated ones.
+	Extra map[string]map[string]any
+}
+
+// Joined is what Join did.
+type Joined struct {
+	// Files are the files written.
+	Files []string
+	// Commands are the commands to run when systemd does not run (the
+	// units' command lines); empty when the units were started.
+	Commands []string
+}
+
+// Join makes this host a worker: it discovers the cluster CA with the
+// token (see Discover), writes the CA, a bootstrap kubeconfig holding the
+// token, and the kubelet, proxy and DNS configs (the kubelet requests its
+// client and serving certificates with the token and writes
+// kubelet.kubeconfig, which the proxy and DNS use), then starts the
+// worker units. Nothing is written when discovery fails.
+func Join(ctx context.Context, cfg JoinConfig) (*Joined, error) {
+	if cfg.EtcDir == "" {
+		cfg.EtcDir = DefaultEtcDir
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir
+	}
+	if cfg.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("node name: %w", err)
+		}
+		cfg.NodeName = h
+	}
+	if cfg.Token == (Token{}) {
+		return nil, errors.New("a bootstrap token is required")
+	}
+	d, err := Discover(ctx, cfg.Server, cfg.Token, cfg.CAHashes)
+	if err != nil {
+		return nil, err
+	}
+	caPath := filepath.Join(cfg.DataDir, "pki", "ca.crt")
+	bootPath := filepath.Join(cfg.EtcDir, "bootstrap-kubeconfig")
+	kubeconfig := filepath.Join(cfg.EtcDir, "kubelet.kubeconfig")
+	out := &Joined{}
+	if err := writeFile(caPath, d.CAPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("write %s: %w", caPath, err)
+	}
+	out.Files = append(out.Files, caPath)
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["default"] = &clientcmdapi.Cluster{Server: d.Server, CertificateAuthorityData: d.CAPEM}
+	kc.AuthInfos["tls-bootstrap-token-user"] = &clientcmdapi.AuthInfo{Token: cfg.Token.String()}
+	kc.Contexts["tls-bootstrap"] = &clientcmdapi.Context{Cluster: "default", AuthInfo: "tls-bootstrap-token-user"}
+	kc.CurrentContext = "tls-bootstrap"
+	data, err := clientcmd.Write(*kc)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap kubeconfig: %w", err)
+	}
+	if err := writeFile(bootPath, data, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", bootPath, err)
+	}
+	out.Files = append(out.Files, bootPath)
+
+	configs := map[string]map[string]any{
+		"kubelet": {
+			"kubeconfig": kubeconfig, "bootstrap-kubeconfig": bootPath, "cert-dir": filepath.Join(cfg.DataDir, "kubelet", "pki"),
+			"rotate-server-certificates": true, "client-ca-file": caPath, "node-name": cfg.NodeName,
+			"root-dir": filepath.Join(cfg.DataDir, "kubelet"),
+		},
+		"proxy": {"kubeconfig": kubeconfig, "node-name": cfg.NodeName},
+		"dns":   {"kubeconfig": kubeconfig},
+	}
+	if cfg.NodeIP != nil {
+		configs["kubelet"]["node-ip"] = cfg.NodeIP.String()
+	}
+	for _, name := range []string{"kubelet", "proxy", "dns"} {
+		for k, v := range cfg.Extra[name] {
+			configs[name][k] = v
+		}
+		path := filepath.Join(cfg.EtcDir, name+".yaml")
+		if err := writeComponentConfig(path, "skiff join", configs[name]); err != nil {
+			return nil, err
+		}
+		out.Files = append(out.Files, path)
+	}
+	cmds, err := StartUnits(ctx, WorkerUnits, cfg.EtcDir)
+	if err != nil {
+		return nil, err
+	}
+	out.Commands = cmds
+	return out, nil
+}
