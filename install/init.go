@@ -80,6 +80,10 @@ type Prepared struct {
 	AdminKubeconfig string
 }
 
+// ControlPlaneLabel marks masters (label, and NoSchedule taint key), as
+// kubeadm's node-role.kubernetes.io/control-plane.
+const ControlPlaneLabel = "node-role.kubernetes.io/control-plane"
+
 // clientValidity is the lifetime of the control plane's client
 // certificates init issues.
 const clientValidity = 365 * 24 * time.Hour
@@ -123,11 +127,16 @@ func Prepare(ctx context.Context, cfg InitConfig) (*Prepared, error) {
 	etc := func(f string) string { return filepath.Join(cfg.EtcDir, f) }
 	configs := map[string]map[string]any{
 		"apiserver":          {"data-dir": cfg.DataDir, "secure-port": cfg.Port},
-		"controller-manager": {"kubeconfig": etc("controller-manager.kubeconfig"), "root-ca-file": filepath.Join(pkiDir, pki.CACertFile)},
+		"controller-manager": {"kubeconfig": etc("controller-manager.kubeconfig"), "root-ca-file": filepath.Join(pkiDir, pki.CACertFile),
+			"cluster-signing-cert-file": filepath.Join(pkiDir, pki.CACertFile), "cluster-signing-key-file": filepath.Join(pkiDir, pki.CAKeyFile)},
 		"scheduler":          {"kubeconfig": etc("scheduler.kubeconfig")},
 		"kubelet": {"kubeconfig": etc("kubelet.kubeconfig"), "node-name": cfg.NodeName, "node-ip": cfg.AdvertiseAddress.String(),
 			"client-ca-file": filepath.Join(pkiDir, pki.CACertFile), "ca-key-file": filepath.Join(pkiDir, pki.CAKeyFile),
-			"root-dir": filepath.Join(cfg.DataDir, "kubelet")},
+			"root-dir": filepath.Join(cfg.DataDir, "kubelet"),
+			// As kubeadm: the master runs the control plane, not workloads,
+			// unless a pod tolerates the taint (or the taint is removed).
+			"register-with-taints": []string{ControlPlaneLabel + ":NoSchedule"},
+			"node-labels":          map[string]string{ControlPlaneLabel: ""}},
 		"proxy": {"kubeconfig": etc("kubelet.kubeconfig"), "node-name": cfg.NodeName},
 		"dns":   {"kubeconfig": etc("kubelet.kubeconfig")},
 	}
