@@ -27,6 +27,10 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newAPIServerCommand(), newUpCommand(), newKubectlCommand(), newVersionCommand(), newImageCommand(), newKubeletCommand(), newSchedulerCommand(), newControllerManagerCommand(), newDNSCommand(), newProxyCommand())
+	root.AddCommand(newKubectlCommand(), newVersionCommand(), newImageCommand())
+	// The components, each with --config FILE (see config.go).
+	for _, c := range []*cobra.Command{newAPIServerCommand(), newUpCommand(), newKubeletCommand(), newSchedulerCommand(), newControllerManagerCommand(), newDNSCommand(), newProxyCommand(), newEtcdCommand()} {
+		root.AddCommand(withConfigFile(c))
+	}
 	return root
 }

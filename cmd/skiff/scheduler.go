@@ -19,8 +19,11 @@ import (
 // schedulerOptions are the `skiff scheduler` flags (also used by `skiff
 // up`).
 type schedulerOptions struct {
-	kubeconfig    string
+	kubeconfig string
+	// configFile names a KubeSchedulerConfiguration; configFlag is the
+	// flag that named it, for errors.
 	configFile    string
+	configFlag    string
 	leaderElect   bool
 	healthzAddr   string
 	qps           float32
@@ -38,7 +41,13 @@ func newSchedulerCommand() *cobra.Command {
 		Use:   "scheduler",
 		Short: "Run the scheduler: assigns pending pods to nodes",
 		Args:  cobra.NoArgs,
+		// --config (added by withConfigFile) takes either a flag file or,
+		// as kube-scheduler's does, a KubeSchedulerConfiguration.
+		Annotations: map[string]string{configKindAnnotation: "KubeSchedulerConfiguration=scheduler-config"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f := cmd.Flags().Lookup("config"); f != nil && f.Changed && f.Value.String() == o.configFile {
+				o.configFlag = "--config"
+			}
 			logger := newLogger()
 			cfg, err := o.schedulerConfig(logger)
 			if err != nil {
@@ -64,7 +73,15 @@ func newSchedulerCommand() *cobra.Command {
 // and "scheduler-" for `skiff up`.
 func (o *schedulerOptions) addFlags(fs *pflag.FlagSet, prefix string) {
 	o.prefix = prefix
-	fs.StringVar(&o.configFile, prefix+"config", "", "KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1): profiles, plugins, weights (default: the default profile)")
+	// --scheduler-config in both: `skiff scheduler --config` is the
+	// component config file (which may also be a
+	// KubeSchedulerConfiguration).
+	name := prefix + "config"
+	if prefix == "" {
+		name = "scheduler-config"
+	}
+	o.configFlag = "--" + name
+	fs.StringVar(&o.configFile, name, "", "KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1): profiles, plugins, weights (default: the default profile)")
 	fs.BoolVar(&o.leaderElect, prefix+"leader-elect", true, "elect a leader on the Lease kube-system/skiff-scheduler so that only one replica schedules")
 	fs.DurationVar(&o.leaseDuration, prefix+"leader-elect-lease-duration", scheduler.DefaultLeaseDuration, "how long a leader's lease lasts without renewal")
 	fs.DurationVar(&o.renewDeadline, prefix+"leader-elect-renew-deadline", scheduler.DefaultRenewDeadline, "how long the leader tries to renew before giving up")
@@ -104,12 +121,12 @@ func (o schedulerOptions) schedulerConfig(logger *slog.Logger) (scheduler.Config
 	if o.configFile != "" {
 		sc, err := scheduler.LoadConfigFile(o.configFile)
 		if err != nil {
-			return scheduler.Config{}, fmt.Errorf("%s %s: %w", flag("config"), o.configFile, err)
+			return scheduler.Config{}, fmt.Errorf("%s %s: %w", o.configFlag, o.configFile, err)
 		}
 		// Profiles are checked now, so a bad file fails before anything
 		// starts.
 		if _, err := scheduler.Profiles(sc, cfg.Registry); err != nil {
-			return scheduler.Config{}, fmt.Errorf("%s %s: %w", flag("config"), o.configFile, err)
+			return scheduler.Config{}, fmt.Errorf("%s %s: %w", o.configFlag, o.configFile, err)
 		}
 		cfg.SchedulerConfig = sc
 	}
