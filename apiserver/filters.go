@@ -3,6 +3,7 @@ package apiserver
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/skiffk8s/skiff/apiserver/auth"
 )
@@ -103,16 +105,6 @@ func (ri requestInfo) longRunning() bool {
 	return false
 }
 
-// publicPaths are served to anonymous callers, as upstream's
-// system:public-info-viewer allows.
-func isPublicPath(p string) bool {
-	switch p {
-	case "/healthz", "/livez", "/readyz", "/version", "/version/":
-		return true
-	}
-	return strings.HasPrefix(p, "/healthz/") || strings.HasPrefix(p, "/livez/") || strings.HasPrefix(p, "/readyz/")
-}
-
 // ServeHTTP is the filter chain: recovery, metrics, authentication,
 // authorization, max-in-flight, timeout, then routing.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -142,20 +134,28 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	// Authentication.
+	// Authentication. With Config.AnonymousAuth, s.authn is
+	// auth.WithAnonymous: a request without credentials is
+	// system:anonymous and only wrong credentials fail here. Without it,
+	// requests without (valid) credentials are refused except on the
+	// public paths.
 	user, ok, err := s.authn.Authenticate(r)
 	if err != nil || !ok {
-		if !isPublicPath(r.URL.Path) {
+		if s.cfg.AnonymousAuth || !auth.IsPublicPath(r.URL.Path) {
 			s.writeError(rec, r, apierrors.NewUnauthorized("Unauthorized"))
 			return
 		}
-		user = &auth.User{Name: "system:anonymous", Groups: []string{"system:unauthenticated"}}
+		user = auth.AnonymousUser()
 	}
 	r = r.WithContext(withUser(r.Context(), user))
 
 	// Authorization: the one place RBAC plugs in.
 	attrs := auth.Attributes{User: user, Verb: ri.Verb, Group: ri.Group, Version: ri.Version, Resource: ri.Resource,
-		Subresource: ri.Subresource, Namespace: ri.Namespace, Name: ri.Name}
+		Subresource: ri.Subresource, Namespace: ri.Namespace, Name: ri.Name, ResourceRequest: true}
+	if ri.Resource == "namespaces" && ri.Namespace == "" {
+		// Upstream's request info: a namespace is in itself.
+		attrs.Namespace = ri.Name
+	}
 	if !isResource {
 		attrs = auth.Attributes{User: user, Verb: strings.ToLower(r.Method), Path: r.URL.Path}
 	}
@@ -164,7 +164,16 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if reason == "" && err != nil {
 			reason = err.Error()
 		}
-		s.writeError(rec, r, apierrors.NewForbidden(ri.groupResource(), ri.Name, fmt.Errorf("User %q cannot %s: %s", user.Name, ri.Verb, reason)))
+		// Upstream's wording (responsewriters.Forbidden).
+		msg := auth.ForbiddenMessage(attrs)
+		if reason != "" {
+			msg += ": " + reason
+		}
+		var gr schema.GroupResource
+		if isResource {
+			gr = ri.groupResource()
+		}
+		s.writeError(rec, r, apierrors.NewForbidden(gr, attrs.Name, errors.New(msg)))
 		return
 	}
 

@@ -31,6 +31,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
@@ -80,6 +81,14 @@ type Config struct {
 	AdmitPodsWithoutServiceAccount bool
 	// TokenAuthFile is a static token file (token,user,uid,"groups").
 	TokenAuthFile string
+	// AnonymousAuth serves requests without credentials as
+	// system:anonymous (group system:unauthenticated), as kube-apiserver
+	// with --anonymous-auth (true there by default): the authorizer
+	// decides what they may do (the public paths and
+	// kube-public/cluster-info), and only wrong credentials get 401.
+	// False refuses requests without credentials with 401 Unauthorized,
+	// except on the public paths (/healthz, /livez, /readyz, /version).
+	AnonymousAuth bool
 	// CompactionInterval is the etcd compaction period; 0 means 5 minutes,
 	// negative disables compaction.
 	CompactionInterval time.Duration
@@ -361,7 +370,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.metricsScraper = &metricsScraper{kubelets: s.kubelets, ttl: cfg.MetricsCacheTTL, timeout: cfg.MetricsScrapeTimeout,
 		clock: cfg.Clock, log: cfg.Logger.With("component", "metrics-api")}
 	s.saTokens = &auth.ServiceAccountTokens{Key: bundle.ServiceAccountKey, Issuer: cfg.ServiceAccountIssuer, Clock: cfg.Clock, Valid: s.tokenObjectsExist}
-	authn := auth.Union{auth.ClientCert{}, s.saTokens}
+	authn := auth.Union{auth.ClientCert{}, s.saTokens, &auth.BootstrapTokens{Secret: s.bootstrapTokenSecret, Clock: cfg.Clock}}
 	if cfg.TokenAuthFile != "" {
 		tf, err := auth.LoadTokenFile(cfg.TokenAuthFile)
 		if err != nil {
@@ -370,6 +379,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		authn = append(authn, tf)
 	}
 	s.authn = authn
+	if cfg.AnonymousAuth {
+		s.authn = auth.WithAnonymous{Authenticator: authn}
+	}
 	phase("handler")
 	for _, r := range s.ordered {
 		if err := r.store.Start(runCtx); err != nil {
@@ -540,7 +552,7 @@ func newServer(cfg Config, client *clientv3.Client, svcIPs *serviceIPs, scheme *
 		codecs:        newCodecs(scheme),
 		resources:     map[schema.GroupVersionResource]*resource{},
 		authn:         auth.ClientCert{},
-		authz:         auth.AlwaysAllow{},
+		authz:         auth.BuiltinPolicy{},
 		metrics:       newMetrics(reg),
 		promReg:       reg,
 		serviceIPs:    svcIPs,
@@ -588,6 +600,21 @@ func newServer(cfg Config, client *clientv3.Client, svcIPs *serviceIPs, scheme *
 	}
 	s.openapi = oa
 	return s, nil
+}
+
+// bootstrapTokenSecret is the bootstrap-token authenticator's lookup of
+// kube-system/<name>: the secrets watch cache, as upstream's authenticator
+// reads its informer's lister. No etcd read per request (nor for
+// unknown token ids guessed by unauthenticated callers); a Secret is seen,
+// and its deletion too, as soon as the cache has the etcd event.
+func (s *server) bootstrapTokenSecret(name string) (*corev1.Secret, bool) {
+	res := s.lookup("", "v1", "secrets")
+	obj, ok := res.store.GetCached(res.store.Key(metav1.NamespaceSystem, name))
+	if !ok {
+		return nil, false
+	}
+	secret, ok := obj.(*corev1.Secret)
+	return secret, ok
 }
 
 // route dispatches an authenticated, admitted request.

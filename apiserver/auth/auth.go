@@ -1,6 +1,7 @@
 // Package auth authenticates API requests (client certificates, static
-// bearer tokens) and decides whether a user may do what they ask. It is the
-// one place where RBAC will plug in: an Authorizer.
+// bearer tokens, service-account and bootstrap tokens, anonymous) and
+// decides whether a user may do what they ask. It is the one place where
+// RBAC will plug in: an Authorizer, replacing BuiltinPolicy.
 package auth
 
 import (
@@ -111,11 +112,10 @@ func NewTokens(tokens map[string]*User) *TokenFile { return &TokenFile{tokens: t
 
 // Authenticate implements Authenticator.
 func (t *TokenFile) Authenticate(r *http.Request) (*User, bool, error) {
-	h := r.Header.Get("Authorization")
-	if !strings.HasPrefix(h, "Bearer ") {
+	tok, ok := BearerToken(r)
+	if !ok {
 		return nil, false, nil
 	}
-	tok := strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
 	for k, u := range t.tokens {
 		if subtle.ConstantTimeCompare([]byte(k), []byte(tok)) == 1 {
 			return u, true, nil
@@ -134,17 +134,21 @@ type Attributes struct {
 	Subresource string
 	Namespace   string
 	Name        string
-	// Path is set for non-resource requests (/healthz, /metrics).
+	// ResourceRequest is true for requests of API resources
+	// (/api/v1/..., /apis/<group>/<version>/...), false for the others
+	// (discovery, /healthz, /metrics), which have Path instead.
+	ResourceRequest bool
+	// Path is the URL path of a non-resource request.
 	Path string
 }
 
 // Authorizer decides whether a request may proceed. RBAC implements this
-// later; until then AlwaysAllow is used for every authenticated user.
+// later; until then the server uses BuiltinPolicy.
 type Authorizer interface {
 	Authorize(ctx context.Context, a Attributes) (allowed bool, reason string, err error)
 }
 
-// AlwaysAllow allows every request.
+// AlwaysAllow allows every request (tests, tools).
 type AlwaysAllow struct{}
 
 // Authorize implements Authorizer.

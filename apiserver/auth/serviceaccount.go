@@ -89,11 +89,10 @@ func (t *ServiceAccountTokens) Issue(kc KubernetesClaims, audiences []string, tt
 // signed. Tokens of other issuers are not its business (ok false, no
 // error).
 func (t *ServiceAccountTokens) Authenticate(r *http.Request) (*User, bool, error) {
-	h := r.Header.Get("Authorization")
-	if !strings.HasPrefix(h, "Bearer ") {
+	raw, ok := BearerToken(r)
+	if !ok {
 		return nil, false, nil
 	}
-	raw := strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
 	if strings.Count(raw, ".") != 2 {
 		return nil, false, nil
 	}
