@@ -5,7 +5,8 @@ import "testing"
 func TestEveryDefaultControllerIsNamedAndHasWorkers(t *testing.T) {
 	workers := DefaultWorkers()
 	for _, name := range []string{"replicaset", "deployment", "daemonset", "endpoint", "endpointslice", "job", "cronjob",
-		"namespace", "garbagecollector", "serviceaccount", "nodeipam", "nodelifecycle"} {
+		"namespace", "garbagecollector", "serviceaccount", "nodeipam", "nodelifecycle",
+		"bootstrapsigner", "tokencleaner", "csrapproving", "csrsigning"} {
 		if DefaultControllers()[name] == nil {
 			t.Errorf("DefaultControllers lacks %q", name)
 		}
