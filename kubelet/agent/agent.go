@@ -201,14 +201,18 @@ func Run(ctx context.Context, cfg Config) error {
 	kc.Signals = signals(reporter, cfg.RootDir, cfg.ImageFSDir)
 	serverFailed := make(chan error, 1)
 	if cfg.ServerPort > 0 {
-		sc, err := serverConfig(ctx, cfg, rt, nw, pods, reporter)
-		if err != nil {
-			return fmt.Errorf("agent: %w", err)
-		}
 		kc.Port = int32(cfg.ServerPort)
 		side.Go(func() {
-			// A server that cannot serve stops the agent.
-			if err := server.Run(ctx, sc); err != nil && ctx.Err() == nil {
+			// The server starts once it has its certificate, which may
+			// take a CSR's approval (ServingCertificate): the kubelet
+			// registers its Node meanwhile, which the approver checks the
+			// certificate's addresses against. A server that cannot
+			// start or serve stops the agent.
+			sc, err := serverConfig(ctx, cfg, rt, nw, pods, reporter)
+			if err == nil {
+				err = server.Run(ctx, sc)
+			}
+			if err != nil && ctx.Err() == nil {
 				serverFailed <- err
 				cancel()
 			}

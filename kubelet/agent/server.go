@@ -97,7 +97,15 @@ func serverConfig(ctx context.Context, cfg Config, rt *runtime.Containerd, nw *n
 		err             error
 	)
 	if cfg.ServingCertificate != nil {
-		if current, err = cfg.ServingCertificate(ctx, servingHosts(cfg.NodeName, cfg.NodeIP)); err != nil {
+		// Exactly the node's name and InternalIP: what an approver can
+		// check against the Node's addresses.
+		ip := cfg.NodeIP
+		if ip == nil {
+			if ip, err = kubelet.HostIPv4(); err != nil {
+				return server.Config{}, err
+			}
+		}
+		if current, err = cfg.ServingCertificate(ctx, []string{cfg.NodeName, ip.String()}); err != nil {
 			return server.Config{}, fmt.Errorf("kubelet server certificate: %w", err)
 		}
 	} else if certPEM, keyPEM, err = servingCert(cfg, cfg.NodeName, cfg.NodeIP, time.Now()); err != nil {

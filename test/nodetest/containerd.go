@@ -37,6 +37,14 @@ type Containerd struct {
 // unmounts what lies under its directory and removes it.
 func StartContainerd(t testing.TB) *Containerd {
 	t.Helper()
+	return StartContainerdIn(t, "")
+}
+
+// StartContainerdIn is StartContainerd with the daemon (and so its shims
+// and the containers of hostNetwork pods) in the network namespace pinned
+// at netnsPath ("" for the test's own), as a lab host's containerd.
+func StartContainerdIn(t testing.TB, netnsPath string) *Containerd {
+	t.Helper()
 	RequireRoot(t)
 	ensureBinary(t, "/usr/bin/containerd", "containerd")
 	if _, err := exec.LookPath("runc"); err != nil {
@@ -74,6 +82,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		t.Fatal(err)
 	}
 	cmd := exec.Command("containerd", "--config", cfgPath)
+	if netnsPath != "" {
+		// nsenter execs containerd in place: the pid, and Pdeathsig, stay.
+		cmd = exec.Command("nsenter", "--net="+netnsPath, "containerd", "--config", cfgPath)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	exited, err := StartPinned(cmd)
