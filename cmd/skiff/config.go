@@ -25,7 +25,8 @@ package main
 //     scalar splits it on commas, as on the command line). A list sets a
 //     slice flag to exactly its items (no comma splitting; an empty list
 //     empties it). A mapping sets a map flag (key=value flags such as
-//     --node-labels) to its entries; an empty mapping sets nothing.
+//     --node-labels) to its entries (an entry without a value has the
+//     value ""); an empty mapping sets nothing.
 //   - The file is checked before the command runs, and any problem stops
 //     it with an error naming the file, the line and the field: an unknown
 //     key, a value the flag rejects, malformed YAML, a repeated key, a key
@@ -270,12 +271,16 @@ func (l configLoader) set(f *pflag.Flag, v *yaml.Node) error {
 		}
 		for i := 0; i+1 < len(v.Content); i += 2 {
 			key, val := v.Content[i], resolveAlias(v.Content[i+1])
-			if key.Kind != yaml.ScalarNode || val.Kind != yaml.ScalarNode || val.Tag == "!!null" {
+			if key.Kind != yaml.ScalarNode || val.Kind != yaml.ScalarNode {
 				return l.errorf(key.Line, "field %q: an entry must be key: value, with single values", f.Name)
+			}
+			value := val.Value
+			if val.Tag == "!!null" {
+				value = "" // `node-role.kubernetes.io/control-plane:` is an empty label value
 			}
 			// A pair with more than one "=" is read as CSV by pflag's
 			// map flags: quote it so that commas and quotes stay.
-			pair := key.Value + "=" + val.Value
+			pair := key.Value + "=" + value
 			if strings.Count(pair, "=") > 1 {
 				pair = csvField(pair)
 			}

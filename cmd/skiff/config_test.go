@@ -85,6 +85,8 @@ func TestConfigFileSetsWhatTheCommandLineDoesNot(t *testing.T) {
 			with(func(o *testOptions) { o.items = []string{"a", "b"} })},
 		{"a mapping sets a map flag", "labels: {zone: a, tier: \"x=y,z\"}\n", nil,
 			with(func(o *testOptions) { o.labels = map[string]string{"zone": "a", "tier": "x=y,z"} })},
+		{"a map entry without a value, or an empty one, is the empty string", "labels:\n  role/master:\n  role/worker: \"\"\n", nil,
+			with(func(o *testOptions) { o.labels = map[string]string{"role/master": "", "role/worker": ""} })},
 		{"key=value pairs for a map flag, as on the command line", "labels: zone=a,tier=b\n", nil,
 			with(func(o *testOptions) { o.labels = map[string]string{"zone": "a", "tier": "b"} })},
 		{"an anchor and an alias", "name: &n w1\nitems: [*n]\n", nil,
@@ -142,6 +144,7 @@ func TestBadConfigFileNamesFileLineAndField(t *testing.T) {
 		{"a mapping for a flag that is not a map", "count: {a: 1}\n", `F:1: field "count": a mapping, but --count takes one int value`},
 		{"a list inside a list", "items:\n- [a]\n", `F:2: field "items": a list item must be a single value, not a list`},
 		{"a list as a field name", "[a]: 1\n", `F:1: a field name must be a flag name, not a list`},
+		{"a list in a map entry", "labels:\n  zone: [a]\n", `F:2: field "labels": an entry must be key: value, with single values`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, "thing.yaml", tc.file)
