@@ -27,7 +27,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newKubectlCommand(), newVersionCommand(), newImageCommand())
+	root.AddCommand(newKubectlCommand(), newVersionCommand(), newImageCommand(), newInitCommand(), newJoinCommand(), newTokenCommand())
 	// The components, each with --config FILE (see config.go).
 	for _, c := range []*cobra.Command{newAPIServerCommand(), newUpCommand(), newKubeletCommand(), newSchedulerCommand(), newControllerManagerCommand(), newDNSCommand(), newProxyCommand(), newEtcdCommand()} {
 		root.AddCommand(withConfigFile(c))
