@@ -32,6 +32,7 @@ func apiserverFlags(fs *pflag.FlagSet, cfg *apiserver.Config, etcdServers *strin
 	fs.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", 2380, "loopback peer port of the embedded etcd")
 	fs.StringVar(&cfg.ServiceCIDR, "service-cluster-ip-range", "10.96.0.0/12", "CIDR of Service cluster IPs")
 	fs.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer token file (token,user,uid,\"group1,group2\")")
+	fs.BoolVar(&cfg.AnonymousAuth, "anonymous-auth", true, "serve requests without credentials as system:anonymous, which may read only the public paths and kube-public/cluster-info (joining nodes read it); false: 401 for them")
 	fs.DurationVar(&cfg.CompactionInterval, "etcd-compaction-interval", 5*time.Minute, "how often etcd history is compacted (0s disables)")
 	fs.IntVar(&cfg.MaxRequestsInFlight, "max-requests-inflight", 400, "concurrent non-mutating requests before 429")
 	fs.IntVar(&cfg.MaxMutatingRequestsInFlight, "max-mutating-requests-inflight", 200, "concurrent mutating requests before 429")
