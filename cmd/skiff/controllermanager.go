@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/skiffk8s/skiff/controllers/csrsigning"
 	"github.com/skiffk8s/skiff/controllers/manager"
 )
 
@@ -35,6 +36,11 @@ type controllerManagerOptions struct {
 	nodeStartupGracePeriod time.Duration
 	podEvictionTimeout     time.Duration
 	rootCAFile             string
+	// clusterSigning* configure the csrsigning controller (upstream's
+	// flags of the same names).
+	clusterSigningCertFile string
+	clusterSigningKeyFile  string
+	clusterSigningDuration time.Duration
 	// syncs are the --concurrent-*-syncs worker counts by controller.
 	syncs map[string]*int
 	// prefix is what addFlags put before the clashing flag names.
@@ -109,6 +115,9 @@ func (o *controllerManagerOptions) addFlags(fs *pflag.FlagSet, prefix string) {
 	fs.DurationVar(&o.nodeStartupGracePeriod, "node-startup-grace-period", time.Minute, "how long a starting node may go without a heartbeat")
 	fs.DurationVar(&o.podEvictionTimeout, "pod-eviction-timeout", 5*time.Minute, "grace before pods on a failed node are evicted (tolerationSeconds of the default not-ready/unreachable tolerations)")
 	fs.StringVar(&o.rootCAFile, "root-ca-file", "/var/lib/skiff/pki/ca.crt", "CA bundle published as the kube-root-ca.crt ConfigMap in every namespace")
+	fs.StringVar(&o.clusterSigningCertFile, "cluster-signing-cert-file", csrsigning.DefaultCertFile, "PEM CA certificate that signs approved CertificateSigningRequests (kubelet client, API client and kubelet serving signers)")
+	fs.StringVar(&o.clusterSigningKeyFile, "cluster-signing-key-file", csrsigning.DefaultKeyFile, "PEM private key of --cluster-signing-cert-file")
+	fs.DurationVar(&o.clusterSigningDuration, "cluster-signing-duration", csrsigning.DefaultDuration, "longest lifetime of a signed certificate (a CSR's spec.expirationSeconds may ask for less)")
 	o.syncs = map[string]*int{}
 	workers := manager.DefaultWorkers()
 	names := make([]string, 0, len(concurrentSyncsFlags))
@@ -152,7 +161,7 @@ func (o controllerManagerOptions) managerConfig(fs *pflag.FlagSet, logger *slog.
 	}
 	for name, d := range map[string]time.Duration{"node-monitor-grace-period": o.nodeMonitorGracePeriod,
 		"node-monitor-period": o.nodeMonitorPeriod, "node-startup-grace-period": o.nodeStartupGracePeriod,
-		"pod-eviction-timeout": o.podEvictionTimeout} {
+		"pod-eviction-timeout": o.podEvictionTimeout, "cluster-signing-duration": o.clusterSigningDuration} {
 		if d <= 0 {
 			return manager.Config{}, fmt.Errorf("--%s: %v must be positive", name, d)
 		}
@@ -187,6 +196,9 @@ func (o controllerManagerOptions) managerConfig(fs *pflag.FlagSet, logger *slog.
 			"node-startup-grace-period": o.nodeStartupGracePeriod.String(),
 			"pod-eviction-timeout":      o.podEvictionTimeout.String(),
 			"root-ca-file":              o.rootCAFile,
+			csrsigning.OptionCertFile:   o.clusterSigningCertFile,
+			csrsigning.OptionKeyFile:    o.clusterSigningKeyFile,
+			csrsigning.OptionDuration:   o.clusterSigningDuration.String(),
 		},
 		HealthzAddr: healthz,
 		Logger:      logger,
