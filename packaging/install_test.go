@@ -1,0 +1,281 @@
+package packaging
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sandbox is a copy-on-write view of the host's root file system: an
+// overlay whose lower layer is / and whose upper layer is a tmpfs, mounted
+// in a private mount namespace held open by a sleeping process. Commands
+// run chrooted into it (through nsenter); the test reads it through
+// /proc/<pid>/root. Nothing written there reaches the host: the tmpfs and
+// the mounts vanish with the namespace.
+type sandbox struct {
+	t      *testing.T
+	holder *exec.Cmd
+	merged string // the overlay's mount point, inside the namespace
+}
+
+// pkgDir is where the package's directory is bind-mounted in the sandbox.
+const pkgDir = "/skiff-pkg"
+
+func newSandbox(t *testing.T, debDir string) *sandbox {
+	t.Helper()
+	for _, tool := range []string{"unshare", "nsenter", "chroot", "mount", "dpkg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s: %v (the test machines are Debian and have it)", tool, err)
+		}
+	}
+	dir := t.TempDir()
+	up, merged := filepath.Join(dir, "upper"), filepath.Join(dir, "merged")
+	for _, d := range []string{up, merged} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The mount points inside merged (/dev, /proc) exist in the lower
+	// layer; pkgDir is made in the upper one.
+	script := `set -e
+mount -t tmpfs -o mode=0755 skiff-upper "$UP"
+mkdir "$UP/upper" "$UP/work"
+mount -t overlay -o lowerdir=/,upperdir="$UP/upper",workdir="$UP/work" skiff-root "$MERGED"
+mount --rbind /dev "$MERGED/dev"
+mount -t proc proc "$MERGED/proc"
+mkdir "$MERGED` + pkgDir + `"
+mount --bind -o ro "$DEBDIR" "$MERGED` + pkgDir + `"
+echo ready
+exec sleep 300`
+	holder := exec.Command("unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script)
+	holder.Env = append(os.Environ(), "UP="+up, "MERGED="+merged, "DEBDIR="+debDir)
+	holder.Stderr = os.Stderr
+	stdout, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &sandbox{t: t, holder: holder, merged: merged}
+	t.Cleanup(func() {
+		holder.Process.Kill()
+		holder.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if strings.TrimSpace(line) != "ready" {
+		t.Fatalf("setting up the overlay: %q, %v", line, err)
+	}
+	return s
+}
+
+// path is p (absolute, inside the sandbox) as the test can open it.
+func (s *sandbox) path(p string) string {
+	return filepath.Join("/proc", strconv.Itoa(s.holder.Process.Pid), "root", s.merged, p)
+}
+
+// run runs a command chrooted into the sandbox, with a clean environment
+// and no systemd (none runs on the test machines; /run is the root file
+// system's, without /run/systemd/system).
+func (s *sandbox) run(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--target", strconv.Itoa(s.holder.Process.Pid), "--mount", "--",
+		"chroot", s.merged}, args...)...)
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (s *sandbox) mustRun(args ...string) string {
+	s.t.Helper()
+	out, err := s.run(args...)
+	if err != nil {
+		s.t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// mode is the type and permission bits of p in the sandbox, or 0 if p is
+// missing.
+func (s *sandbox) mode(p string) fs.FileMode {
+	s.t.Helper()
+	fi, err := os.Lstat(s.path(p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return fi.Mode() & (fs.ModeType | fs.ModePerm)
+}
+
+func (s *sandbox) wantMode(p string, want fs.FileMode) {
+	s.t.Helper()
+	if got := s.mode(p); got != want {
+		if want == 0 {
+			s.t.Errorf("%s is still there (%v)", p, got)
+		} else {
+			s.t.Errorf("%s: mode %v, want %v", p, got, want)
+		}
+	}
+}
+
+// enabledSkiffUnits lists skiff unit symlinks under /etc/systemd/system.
+func (s *sandbox) enabledSkiffUnits() []string {
+	var found []string
+	filepath.WalkDir(s.path("/etc/systemd/system"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), "skiff") {
+			found = append(found, p)
+		}
+		return nil
+	})
+	return found
+}
+
+func (s *sandbox) status() string {
+	out, err := s.run("dpkg-query", "-W", "-f", "${Status}", Name)
+	if err != nil {
+		return "" // dpkg knows no such package
+	}
+	return strings.TrimSpace(out)
+}
+
+// hostState is what the test must leave on the host as it found it.
+func hostState() map[string]bool {
+	st := map[string]bool{}
+	paths := []string{BinaryPath, ConfigDir, "/var/lib/skiff", "/var/log/pods"}
+	for _, c := range Components {
+		paths = append(paths, UnitPath(c))
+	}
+	for _, p := range paths {
+		_, err := os.Lstat(p)
+		st[p] = err == nil
+	}
+	out, _ := exec.Command("dpkg-query", "-W", "-f", "${Status}", Name).Output()
+	st["dpkg status "+string(out)] = true
+	return st
+}
+
+// TestInstallRemovePurge installs the package with dpkg in a throwaway
+// copy of this machine (see sandbox), reinstalls it, removes it and purges
+// it, checking files, modes, that no unit got enabled, and that the host
+// did not change.
+func TestInstallRemovePurge(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("installing the package needs root (mount namespace, overlay, chroot); CI runs the tests as root")
+	}
+	deb := testDeb(t)
+	before := hostState()
+	defer func() {
+		after := hostState()
+		for k, v := range before {
+			if after[k] != v {
+				t.Errorf("the host changed: %s existed %v before the test, %v after", k, v, after[k])
+			}
+		}
+	}()
+	s := newSandbox(t, filepath.Dir(deb))
+	inSandbox := pkgDir + "/" + filepath.Base(deb)
+
+	// Install. Depends are forced: the point is the package, not whether
+	// this machine has containerd.
+	start := time.Now()
+	s.mustRun("dpkg", "-i", "--force-depends", inSandbox)
+	t.Logf("dpkg -i: %v", time.Since(start))
+	if st := s.status(); st != "install ok installed" {
+		t.Fatalf("after dpkg -i: status %q", st)
+	}
+	s.wantMode(BinaryPath, 0o755)
+	for _, c := range Components {
+		s.wantMode(UnitPath(c), 0o644)
+		s.wantMode(ConfigPath(c), 0o600)
+	}
+	s.wantMode(ConfigDir, fs.ModeDir|0o700)
+	s.wantMode("/var/lib/skiff", fs.ModeDir|0o700)
+	s.wantMode("/var/log/pods", fs.ModeDir|0o755)
+	if out := s.mustRun(BinaryPath, "version"); !strings.HasPrefix(out, "skiff ") {
+		t.Errorf("/usr/bin/skiff version: %q", out)
+	}
+	if en := s.enabledSkiffUnits(); len(en) > 0 {
+		t.Errorf("installing enabled units: %v", en)
+	}
+	conffiles := s.mustRun("dpkg-query", "-W", "-f", "${Conffiles}", Name)
+	for _, c := range Components {
+		if !strings.Contains(conffiles, ConfigPath(c)+" ") {
+			t.Errorf("dpkg does not track %s as a conffile:\n%s", ConfigPath(c), conffiles)
+		}
+	}
+
+	// What `skiff init` would leave: state, a key, an edited config.
+	for p, content := range map[string]string{
+		"/var/lib/skiff/pki/ca.key":    "key",
+		"/etc/skiff/admin.kubeconfig":  "kubeconfig",
+		"/var/log/pods/ns_pod_uid/c/0": "log",
+	} {
+		if err := os.MkdirAll(filepath.Dir(s.path(p)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(s.path(p), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edited := ConfigPath("kubelet")
+	f, err := os.OpenFile(s.path(edited), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("node-name: edited\n")
+	f.Close()
+
+	// Reinstall (an upgrade to the same version: prerm upgrade, postinst
+	// configure again): idempotent, keeps the edited config.
+	s.mustRun("dpkg", "-i", "--force-depends", "--force-confold", inSandbox)
+	if b, _ := os.ReadFile(s.path(edited)); !strings.Contains(string(b), "node-name: edited") {
+		t.Errorf("reinstalling replaced the edited %s", edited)
+	}
+	s.wantMode(ConfigDir, fs.ModeDir|0o700)
+
+	// Remove: the program and units go, configs and state stay.
+	s.mustRun("dpkg", "-r", Name)
+	if st := s.status(); st != "deinstall ok config-files" {
+		t.Errorf("after dpkg -r: status %q", st)
+	}
+	s.wantMode(BinaryPath, 0)
+	for _, c := range Components {
+		s.wantMode(UnitPath(c), 0)
+		s.wantMode(ConfigPath(c), 0o600)
+	}
+	s.wantMode("/var/lib/skiff/pki/ca.key", 0o600)
+	s.wantMode("/etc/skiff/admin.kubeconfig", 0o600)
+
+	// An admin had enabled a unit; purge removes the link too.
+	wants := "/etc/systemd/system/multi-user.target.wants"
+	if err := os.MkdirAll(s.path(wants), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(UnitPath("kubelet"), s.path(wants+"/skiff-kubelet.service")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Purge: everything goes.
+	s.mustRun("dpkg", "-P", Name)
+	if st := s.status(); st != "" {
+		t.Errorf("after dpkg -P: status %q", st)
+	}
+	for _, p := range []string{ConfigDir, "/var/lib/skiff", "/var/log/pods"} {
+		s.wantMode(p, 0)
+	}
+	if en := s.enabledSkiffUnits(); len(en) > 0 {
+		t.Errorf("purge left unit links: %v", en)
+	}
+	t.Logf("install, reinstall, remove, purge: %v", time.Since(start))
+}
