@@ -605,9 +605,11 @@ func newServer(cfg Config, client *clientv3.Client, svcIPs *serviceIPs, scheme *
 // bootstrapTokenSecret is the bootstrap-token authenticator's lookup of
 // kube-system/<name>: the secrets watch cache, as upstream's authenticator
 // reads its informer's lister. No etcd read per request (nor for
-// unknown token ids guessed by unauthenticated callers); a Secret is seen,
-// and its deletion too, as soon as the cache has the etcd event.
-func (s *server) bootstrapTokenSecret(name string) (*corev1.Secret, bool) {
+// unknown token ids guessed by unauthenticated callers). A Secret is seen,
+// and its deletion too, once the cache has the etcd event: usually within
+// a millisecond of the write, but a request sent right after the delete
+// returns can still beat it.
+func (s *server) bootstrapTokenSecret(_ context.Context, name string) (*corev1.Secret, bool) {
 	res := s.lookup("", "v1", "secrets")
 	obj, ok := res.store.GetCached(res.store.Key(metav1.NamespaceSystem, name))
 	if !ok {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -42,11 +43,11 @@ const (
 // error). A bootstrap-shaped token that fails any check is an error.
 type BootstrapTokens struct {
 	// Secret returns the Secret kube-system/<name>, or false when there
-	// is none. It is called for every request carrying a bootstrap-shaped
-	// token, so it must not cost a round trip to the data store; the
-	// returned Secret is only read. A Secret it stops returning (deleted)
-	// stops authenticating from that request on.
-	Secret func(name string) (*corev1.Secret, bool)
+	// is none; ctx is the request's. It is called for every request
+	// carrying a bootstrap-shaped token, so it must not cost a round trip
+	// to the data store; the returned Secret is only read. A Secret it
+	// stops returning (deleted) stops authenticating from that request on.
+	Secret func(ctx context.Context, name string) (*corev1.Secret, bool)
 	// Clock returns the time expirations are compared with; nil means
 	// time.Now.
 	Clock func() time.Time
@@ -66,7 +67,8 @@ func (b *BootstrapTokens) Authenticate(r *http.Request) (*User, bool, error) {
 	if b.Clock != nil {
 		now = b.Clock
 	}
-	u, err := checkBootstrapToken(b.Secret, id, secret, now())
+	lookup := func(name string) (*corev1.Secret, bool) { return b.Secret(r.Context(), name) }
+	u, err := checkBootstrapToken(lookup, id, secret, now())
 	if err != nil {
 		return nil, false, err
 	}

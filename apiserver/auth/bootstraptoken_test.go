@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -48,7 +49,7 @@ type bootstrapAuth struct {
 
 func (b *bootstrapAuth) authenticator() *BootstrapTokens {
 	return &BootstrapTokens{
-		Secret: func(name string) (*corev1.Secret, bool) {
+		Secret: func(_ context.Context, name string) (*corev1.Secret, bool) {
 			b.lookups++
 			s, ok := b.secrets[name]
 			return s, ok
