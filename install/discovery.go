@@ -80,6 +80,15 @@ func PublishClusterInfo(ctx context.Context, cs kubernetes.Interface, server str
 	return nil
 }
 
+// ErrNoSignature is Discover's error when cluster-info holds no signature
+// for the token: an unknown token, or one the controller manager has not
+// signed for yet. Retrying may help; other errors it returns are final,
+// except for failing to reach the server (ErrUnreachable).
+var ErrNoSignature = errors.New("there is no JWS signed token in the cluster-info ConfigMap")
+
+// ErrUnreachable is Discover's error when the API server does not answer.
+var ErrUnreachable = errors.New("cannot reach the API server")
+
 // Discovered is what a joining node learned about the cluster.
 type Discovered struct {
 	// Server is the API server URL the node was given.
@@ -110,7 +119,7 @@ func Discover(ctx context.Context, server string, token Token, pins []string) (*
 	kubeconfig := cm.Data[bootstrapapi.KubeConfigKey]
 	sig, ok := cm.Data[bootstrapapi.JWSSignatureKeyPrefix+token.ID]
 	if !ok {
-		return nil, fmt.Errorf("there is no JWS signed token in the cluster-info ConfigMap: token ID %q is invalid for this cluster, or its signature is not written yet (the controller manager signs it)", token.ID)
+		return nil, fmt.Errorf("%w: token ID %q is invalid for this cluster, or its signature is not written yet (the controller manager signs it)", ErrNoSignature, token.ID)
 	}
 	if !jws.DetachedTokenIsValid(sig, kubeconfig, token.ID, token.Secret) {
 		return nil, fmt.Errorf("failed to verify the JWS signature of the cluster-info ConfigMap for token ID %q: the token's secret is wrong", token.ID)
@@ -156,7 +165,7 @@ func fetchClusterInfo(ctx context.Context, hc *http.Client, server *url.URL) (*c
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the API server: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

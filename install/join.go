@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -31,6 +32,10 @@ type JoinConfig struct {
 	NodeName string
 	// NodeIP is the node's InternalIP; nil lets the kubelet choose.
 	NodeIP net.IP
+	// DiscoveryTimeout bounds the retries of discovery while the server
+	// is unreachable or has not signed cluster-info for the token yet
+	// (as kubeadm's discovery timeout); default 5 minutes.
+	DiscoveryTimeout time.Duration
 	// EtcDir and DataDir default to DefaultEtcDir and DefaultDataDir.
 	EtcDir, DataDir string
 	// Extra holds more settings per component config file name (e.g.
@@ -46,6 +51,28 @@ type Joined struct {
 	// Commands are the commands to run when systemd does not run (the
 	// units' command lines); empty when the units were started.
 	Commands []string
+}
+
+// discoverWithRetries runs Discover until it succeeds, fails for good, or
+// the discovery timeout passes.
+func discoverWithRetries(ctx context.Context, cfg JoinConfig) (*Discovered, error) {
+	timeout := cfg.DiscoveryTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		d, err := Discover(ctx, cfg.Server, cfg.Token, cfg.CAHashes)
+		if err == nil || !(errors.Is(err, ErrNoSignature) || errors.Is(err, ErrUnreachable)) {
+			return d, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (gave up after %s)", err, timeout)
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // Join makes this host a worker: it discovers the cluster CA with the
@@ -71,7 +98,7 @@ func Join(ctx context.Context, cfg JoinConfig) (*Joined, error) {
 	if cfg.Token == (Token{}) {
 		return nil, errors.New("a bootstrap token is required")
 	}
-	d, err := Discover(ctx, cfg.Server, cfg.Token, cfg.CAHashes)
+	d, err := discoverWithRetries(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

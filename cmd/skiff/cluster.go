@@ -149,6 +149,7 @@ func newJoinCommand() *cobra.Command {
 	fs.StringVar(&role, "role", "worker", "worker (master: not yet)")
 	fs.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: the host name)")
 	fs.IPVar(&cfg.NodeIP, "node-ip", nil, "this node's InternalIP (default: the kubelet picks the host's first IPv4 address)")
+	fs.DurationVar(&cfg.DiscoveryTimeout, "discovery-timeout", 5*time.Minute, "how long to retry while the server is unreachable or has not signed cluster-info for the token")
 	fs.StringVar(&cfg.EtcDir, "etc-dir", install.DefaultEtcDir, "where configs and kubeconfigs are written")
 	fs.StringVar(&cfg.DataDir, "data-dir", install.DefaultDataDir, "the node's data (CA, kubelet state)")
 	return c

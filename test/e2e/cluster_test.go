@@ -48,7 +48,7 @@ func TestMultiHostCluster(t *testing.T) {
 		dir := t.TempDir()
 		join := func(tok, h string) string {
 			cmd := fmt.Sprintf("skiff join --server https://%s:6443 --token %s --ca-cert-hash %s", l.Master.IP, tok, h)
-			out, err := w1.Skiff(append(strings.Fields(cmd)[1:], "--etc-dir", filepath.Join(dir, "etc"), "--data-dir", filepath.Join(dir, "data"))...)
+			out, err := w1.Skiff(append(strings.Fields(cmd)[1:], "--etc-dir", filepath.Join(dir, "etc"), "--data-dir", filepath.Join(dir, "data"), "--discovery-timeout", "3s")...)
 			if err == nil {
 				t.Errorf("%s succeeded:\n%s", cmd, out)
 			}

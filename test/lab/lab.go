@@ -9,7 +9,9 @@
 // hosts are set up the way packaged hosts are: `skiff init` on the master,
 // `skiff join` with the join command it printed on each worker; the lab
 // then adds what several hosts on one machine need (their own containerd
-// socket, pod log and netns directories) to the kubelet's config file.
+// socket, pod log and netns directories) to the kubelet's config file. A
+// unit's process that exits is started again a second later, as the
+// units' Restart=always does.
 package lab
 
 import (
@@ -87,6 +89,7 @@ type Host struct {
 	mu     sync.Mutex
 	procs  map[string]*exec.Cmd
 	exited map[string]<-chan struct{}
+	stops  map[string]chan struct{}
 }
 
 // Start builds and runs a lab of one master and cfg.Workers workers, and
@@ -127,7 +130,7 @@ func (l *Lab) newHost(t *testing.T, name string, octet int) *Host {
 	}
 	h := &Host{Name: name, IP: net.IPv4(192, 168, 77, byte(octet)), NetNS: nodetest.NewNetNS(t), Dir: dir,
 		Etc: filepath.Join(dir, "etc"), Data: filepath.Join(dir, "data"), link: "sw-" + name, lab: l,
-		procs: map[string]*exec.Cmd{}, exited: map[string]<-chan struct{}{}}
+		procs: map[string]*exec.Cmd{}, exited: map[string]<-chan struct{}{}, stops: map[string]chan struct{}{}}
 	t.Cleanup(func() {
 		h.StopAll(t)
 		unmountUnder(h.Dir)
@@ -317,33 +320,71 @@ func (h *Host) UnitCommand(t testing.TB, unit string) []string {
 	return args
 }
 
-// StartUnit starts a unit's command in the host's namespace; its output
-// goes to Dir/<unit>.log.
+// StartUnit starts a unit's command in the host's namespace and, as the
+// units' Restart=always does, starts it again a second after it exits,
+// until StopUnit. Its output goes to Dir/<unit>.log.
 func (h *Host) StartUnit(t testing.TB, unit string) {
 	t.Helper()
 	args := h.UnitCommand(t, unit)
-	cmd := exec.Command("nsenter", append([]string{"--net=" + h.NetNS}, args...)...)
-	logf, err := os.OpenFile(filepath.Join(h.Dir, unit+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
+	stop := make(chan struct{})
+	h.mu.Lock()
+	if h.stops[unit] != nil {
+		h.mu.Unlock()
+		t.Fatalf("%s: %s runs already", h.Name, unit)
 	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	exited, err := nodetest.StartPinned(cmd)
+	h.stops[unit] = stop
+	h.mu.Unlock()
+	start := func() (*exec.Cmd, <-chan struct{}, error) {
+		cmd := exec.Command("nsenter", append([]string{"--net=" + h.NetNS}, args...)...)
+		logf, err := os.OpenFile(filepath.Join(h.Dir, unit+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer logf.Close()
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		exited, err := nodetest.StartPinned(cmd)
+		return cmd, exited, err
+	}
+	cmd, exited, err := start()
 	if err != nil {
 		t.Fatalf("%s: start %s: %v", h.Name, unit, err)
 	}
 	h.mu.Lock()
 	h.procs[unit], h.exited[unit] = cmd, exited
 	h.mu.Unlock()
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-exited:
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+			}
+			var err error
+			if cmd, exited, err = start(); err != nil {
+				return
+			}
+			h.mu.Lock()
+			h.procs[unit], h.exited[unit] = cmd, exited
+			h.mu.Unlock()
+		}
+	}()
 }
 
-// StopUnit stops a unit's process: SIGTERM, then SIGKILL after 20 s (kill:
-// SIGKILL at once, as a crash or power loss).
+// StopUnit stops a unit's process and its restarts: SIGTERM, then SIGKILL
+// after 20 s (kill: SIGKILL at once, as a crash or power loss).
 func (h *Host) StopUnit(t testing.TB, unit string, kill bool) {
 	t.Helper()
 	h.mu.Lock()
+	if stop := h.stops[unit]; stop != nil {
+		close(stop)
+	}
+	delete(h.stops, unit)
 	cmd, exited := h.procs[unit], h.exited[unit]
 	delete(h.procs, unit)
 	h.mu.Unlock()
