@@ -12,6 +12,16 @@
 // asks the authorizer with a SubjectAccessReview; Skiff's API server has
 // no RBAC yet, so those are the rules kubeadm's default bindings give.
 // Everything else is left pending for a human, never denied.
+//
+// Unlike upstream, it also approves a kubelet's serving certificate
+// request (signer kubernetes.io/kubelet-serving, what skiff join's nodes
+// ask for with --rotate-server-certificates) when the node itself asks,
+// for CN system:node:<name> and O system:nodes, with server-auth usages,
+// and with names and addresses that are exactly the registered Node's:
+// DNS names among its name and its Hostname/InternalDNS/ExternalDNS
+// addresses, IP addresses among its InternalIP/ExternalIP addresses (the
+// checks of the kubelet-csr-approver project). Until the Node exists the
+// request waits.
 package csrapproving
 
 import (
@@ -21,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 
@@ -28,9 +39,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/kubernetes"
 	certlisters "k8s.io/client-go/listers/certificates/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
 	"k8s.io/utils/clock"
@@ -49,6 +62,8 @@ const (
 	NodeClientMessage = "Auto approving kubelet client certificate after SubjectAccessReview."
 	// SelfNodeClientMessage approves a node's renewal of its own certificate.
 	SelfNodeClientMessage = "Auto approving self kubelet client certificate after SubjectAccessReview."
+	// ServingMessage approves a node's serving certificate.
+	ServingMessage = "Auto approving kubelet serving certificate: requested by the node, for its own names and addresses."
 )
 
 const (
@@ -59,12 +74,14 @@ const (
 
 // Controller approves kubelet client CSRs.
 type Controller struct {
-	client kubernetes.Interface
-	lister certlisters.CertificateSigningRequestLister
-	synced cache.InformerSynced
-	queue  controllerutil.Queue
-	clock  clock.Clock
-	log    *slog.Logger
+	client      kubernetes.Interface
+	lister      certlisters.CertificateSigningRequestLister
+	nodes       corelisters.NodeLister
+	synced      cache.InformerSynced
+	nodesSynced cache.InformerSynced
+	queue       controllerutil.Queue
+	clock       clock.Clock
+	log         *slog.Logger
 }
 
 var _ controllers.Controller = (*Controller)(nil)
@@ -73,13 +90,16 @@ var _ controllers.Controller = (*Controller)(nil)
 // names.
 func New(ctx context.Context, c controllers.Context) (controllers.Controller, error) {
 	inf := c.Informers.Certificates().V1().CertificateSigningRequests()
+	nodes := c.Informers.Core().V1().Nodes()
 	ctl := &Controller{
-		client: c.Client,
-		lister: inf.Lister(),
-		synced: inf.Informer().HasSynced,
-		queue:  controllerutil.NewQueue(Name, c),
-		clock:  c.Clock,
-		log:    c.Logger,
+		client:      c.Client,
+		lister:      inf.Lister(),
+		nodes:       nodes.Lister(),
+		synced:      inf.Informer().HasSynced,
+		nodesSynced: nodes.Informer().HasSynced,
+		queue:       controllerutil.NewQueue(Name, c),
+		clock:       c.Clock,
+		log:         c.Logger,
 	}
 	if ctl.clock == nil {
 		ctl.clock = clock.RealClock{}
@@ -93,6 +113,19 @@ func New(ctx context.Context, c controllers.Context) (controllers.Controller, er
 	}); err != nil {
 		return nil, fmt.Errorf("%s: csr handler: %w", Name, err)
 	}
+	// A serving request waits for its Node: look again when one comes.
+	if _, err := nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) {
+			csrs, _ := ctl.lister.List(labels.Everything())
+			for _, csr := range csrs {
+				if csr.Spec.SignerName == certificatesv1.KubeletServingSignerName {
+					ctl.enqueue(csr)
+				}
+			}
+		},
+	}); err != nil {
+		return nil, fmt.Errorf("%s: node handler: %w", Name, err)
+	}
 	return ctl, nil
 }
 
@@ -101,7 +134,7 @@ func (c *Controller) Name() string { return Name }
 
 // Run implements controllers.Controller.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	return controllerutil.Run(ctx, Name, c.log.With("controller", Name), c.queue, workers, c.sync, c.synced)
+	return controllerutil.Run(ctx, Name, c.log.With("controller", Name), c.queue, workers, c.sync, c.synced, c.nodesSynced)
 }
 
 func (c *Controller) enqueue(obj any) {
@@ -136,7 +169,15 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if !pending(csr) {
 		return nil
 	}
-	msg, err := Decide(csr)
+	var msg string
+	if csr.Spec.SignerName == certificatesv1.KubeletServingSignerName {
+		msg, err = DecideServing(csr, c.nodes)
+		if errors.Is(err, errNoNode) {
+			return err // retried with back-off, and when the Node comes
+		}
+	} else {
+		msg, err = Decide(csr)
+	}
 	if err != nil {
 		c.log.Debug("not approving", "csr", name, "why", err)
 		return nil
@@ -153,7 +194,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		}
 		return fmt.Errorf("approve csr %s: %w", name, err)
 	}
-	c.log.Info("approved kubelet client certificate", "csr", name, "requester", csr.Spec.Username, "message", msg)
+	c.log.Info("approved kubelet certificate", "csr", name, "signer", csr.Spec.SignerName, "requester", csr.Spec.Username, "message", msg)
 	return nil
 }
 
@@ -178,6 +219,70 @@ func Decide(csr *certificatesv1.CertificateSigningRequest) (string, error) {
 		return NodeClientMessage, nil
 	}
 	return "", fmt.Errorf("requester %q (groups %v) is neither %s, a bootstrapper nor an admin", csr.Spec.Username, csr.Spec.Groups, req.Subject.CommonName)
+}
+
+// errNoNode is DecideServing's error while the requesting node has no
+// Node object yet.
+var errNoNode = errors.New("the node is not registered yet")
+
+var (
+	kubeletServingUsages      = sets.New(certificatesv1.UsageDigitalSignature, certificatesv1.UsageKeyEncipherment, certificatesv1.UsageServerAuth)
+	kubeletServingUsagesNoRSA = sets.New(certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth)
+)
+
+// DecideServing returns the approval message for a kubelet serving
+// certificate request, or why it stays pending (errNoNode: for now).
+func DecideServing(csr *certificatesv1.CertificateSigningRequest, nodes corelisters.NodeLister) (string, error) {
+	req, err := ParseRequest(csr.Spec.Request)
+	if err != nil {
+		return "", err
+	}
+	cn := req.Subject.CommonName
+	name, ok := strings.CutPrefix(cn, nodeUserPrefix)
+	switch {
+	case !ok || name == "":
+		return "", errors.New("subject common name does not begin with 'system:node:'")
+	case !slices.Equal(req.Subject.Organization, []string{nodesGroup}):
+		return "", errors.New("subject organization is not system:nodes")
+	case csr.Spec.Username != cn:
+		return "", fmt.Errorf("requester %q is not the node %q", csr.Spec.Username, cn)
+	case len(req.EmailAddresses) > 0 || len(req.URIs) > 0:
+		return "", errors.New("email and URI subjectAltNames are not allowed")
+	case len(req.DNSNames)+len(req.IPAddresses) == 0:
+		return "", errors.New("no DNS or IP subjectAltNames")
+	}
+	if u := sets.New(csr.Spec.Usages...); !u.Equal(kubeletServingUsages) && !u.Equal(kubeletServingUsagesNoRSA) {
+		return "", fmt.Errorf("usages did not match %v", sets.List(kubeletServingUsages))
+	}
+	node, err := nodes.Get(name)
+	if apierrors.IsNotFound(err) {
+		return "", errNoNode
+	}
+	if err != nil {
+		return "", err
+	}
+	dns, ips := sets.New(name), sets.New[string]()
+	for _, a := range node.Status.Addresses {
+		switch a.Type {
+		case corev1.NodeHostName, corev1.NodeInternalDNS, corev1.NodeExternalDNS:
+			dns.Insert(a.Address)
+		case corev1.NodeInternalIP, corev1.NodeExternalIP:
+			if ip := net.ParseIP(a.Address); ip != nil {
+				ips.Insert(ip.String())
+			}
+		}
+	}
+	for _, d := range req.DNSNames {
+		if !dns.Has(d) {
+			return "", fmt.Errorf("DNS name %q is not one of node %s's", d, name)
+		}
+	}
+	for _, ip := range req.IPAddresses {
+		if !ips.Has(ip.String()) {
+			return "", fmt.Errorf("IP address %s is not one of node %s's", ip, name)
+		}
+	}
+	return ServingMessage, nil
 }
 
 // ParseRequest parses a PEM "CERTIFICATE REQUEST".

@@ -197,3 +197,79 @@ func TestEventsEnqueueOnlyPendingRequests(t *testing.T) {
 		t.Fatalf("queue holds %d keys, want 1", n)
 	}
 }
+
+// servingCSR is node-1's serving CSR for its name and 192.168.77.11,
+// requested by node-1 itself; change alters the spec.
+func servingCSR(t *testing.T, opts []func(*x509.CertificateRequest), change func(*certificatesv1.CertificateSigningRequestSpec)) *certificatesv1.CertificateSigningRequest {
+	if opts == nil {
+		opts = []func(*x509.CertificateRequest){func(r *x509.CertificateRequest) {
+			r.DNSNames = []string{"node-1"}
+			r.IPAddresses = []net.IP{net.ParseIP("192.168.77.11")}
+		}}
+	}
+	c := &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: "serving-1"},
+		Spec: certificatesv1.CertificateSigningRequestSpec{
+			Request:    request(t, "system:node:node-1", []string{"system:nodes"}, opts...),
+			SignerName: certificatesv1.KubeletServingSignerName,
+			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth},
+			Username:   "system:node:node-1",
+			Groups:     []string{"system:nodes", "system:authenticated"},
+		},
+	}
+	if change != nil {
+		change(&c.Spec)
+	}
+	return c
+}
+
+func node1() *corev1.Node {
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}, Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{
+		{Type: corev1.NodeInternalIP, Address: "192.168.77.11"}, {Type: corev1.NodeHostName, Address: "node-1.lab"}}}}
+}
+
+// TestDecideServing: a node's serving certificate is approved only when
+// the node asks for its own names and addresses.
+func TestDecideServing(t *testing.T) {
+	sans := func(dns []string, ips ...string) []func(*x509.CertificateRequest) {
+		return []func(*x509.CertificateRequest){func(r *x509.CertificateRequest) {
+			r.DNSNames = dns
+			for _, ip := range ips {
+				r.IPAddresses = append(r.IPAddresses, net.ParseIP(ip))
+			}
+		}}
+	}
+	for _, tc := range []struct {
+		name    string
+		csr     *certificatesv1.CertificateSigningRequest
+		approve bool
+	}{
+		{"the node's name and InternalIP", servingCSR(t, nil, nil), true},
+		{"its Hostname address", servingCSR(t, sans([]string{"node-1.lab"}), nil), true},
+		{"with key encipherment (RSA)", servingCSR(t, nil, func(s *certificatesv1.CertificateSigningRequestSpec) {
+			s.Usages = append(s.Usages, certificatesv1.UsageKeyEncipherment)
+		}), true},
+		{"an address the node does not have", servingCSR(t, sans([]string{"node-1"}, "192.168.77.12"), nil), false},
+		{"a foreign DNS name", servingCSR(t, sans([]string{"kubernetes.default"}), nil), false},
+		{"no names at all", servingCSR(t, sans(nil), nil), false},
+		{"asked by a bootstrapper", servingCSR(t, nil, func(s *certificatesv1.CertificateSigningRequestSpec) {
+			s.Username, s.Groups = "system:bootstrap:abcdef", []string{"system:bootstrappers"}
+		}), false},
+		{"asked by another node", servingCSR(t, nil, func(s *certificatesv1.CertificateSigningRequestSpec) { s.Username = "system:node:node-2" }), false},
+		{"client usages", servingCSR(t, nil, func(s *certificatesv1.CertificateSigningRequestSpec) { s.Usages = clientUsages }), false},
+	} {
+		c, u := newUnit(t, tc.csr, node1())
+		if err := c.sync(context.Background(), tc.csr.Name); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if approved := len(u.Writes()) == 1; approved != tc.approve {
+			t.Errorf("%s: approved %v, want %v (writes %v)", tc.name, approved, tc.approve, u.Writes())
+		}
+	}
+	// Before the Node is registered the request waits (sync fails, so the
+	// queue retries) and nothing is written.
+	c, u := newUnit(t, servingCSR(t, nil, nil))
+	if err := c.sync(context.Background(), "serving-1"); err == nil || len(u.Writes()) != 0 {
+		t.Errorf("serving CSR of an unregistered node: err %v, writes %v; want a retry and no write", err, u.Writes())
+	}
+}
