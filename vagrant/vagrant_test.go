@@ -134,7 +134,7 @@ class Rec
       blk.call(node)
       puts (node.out + [kw[:primary] ? "primary" : "-"]).join(" ")
     when :network then @out << kw[:ip] if @out
-    when :provision then @out << "#{args[0]}:#{File.basename(kw[:path])}(#{kw[:args].join(",")})" if @out
+    when :provision then @out << "#{args[0]}:#{File.basename(kw[:path])}(#{(kw[:args] || []).join(",")})" if @out
     when :ruby then nil # a trigger's body runs on the host at up time, not here
     else blk.call(Rec.new) if blk
     end
@@ -166,18 +166,18 @@ func TestVagrantMachines(t *testing.T) {
 	}
 	got := machines(t)
 	want := []string{
-		"master-1 192.168.56.11 install:install.sh(192.168.56.11) init:init.sh(192.168.56.11) primary",
-		"worker-1 192.168.56.101 install:install.sh(192.168.56.101) join:join.sh(worker) -",
-		"worker-2 192.168.56.102 install:install.sh(192.168.56.102) join:join.sh(worker) -",
+		"master-1 192.168.56.11 install:install.sh() init:init.sh(192.168.56.11) primary",
+		"worker-1 192.168.56.101 install:install.sh() join:join.sh(worker,192.168.56.101) -",
+		"worker-2 192.168.56.102 install:install.sh() join:join.sh(worker,192.168.56.102) -",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("default machines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	got = machines(t, "SKIFF_MASTERS=2", "SKIFF_WORKERS=1", "SKIFF_NETWORK=10.20.0.0/16")
 	want = []string{
-		"master-1 10.20.0.11 install:install.sh(10.20.0.11) init:init.sh(10.20.0.11) primary",
-		"master-2 10.20.0.12 install:install.sh(10.20.0.12) join:join.sh(control-plane) -",
-		"worker-1 10.20.0.101 install:install.sh(10.20.0.101) join:join.sh(worker) -",
+		"master-1 10.20.0.11 install:install.sh() init:init.sh(10.20.0.11) primary",
+		"master-2 10.20.0.12 install:install.sh() join:join.sh(control-plane,10.20.0.12) -",
+		"worker-1 10.20.0.101 install:install.sh() join:join.sh(worker,10.20.0.101) -",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("2 masters, 1 worker on 10.20.0.0/16:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -1,29 +1,21 @@
 #!/bin/bash
-# master-1: start the cluster with `skiff init`, then write the join command
-# for the other VMs to /vagrant/join.sh (the Vagrantfile's trigger copies it
-# to the host) and the admin kubeconfig for kubectl.
-# Usage: init.sh ADDRESS
+# master-1: `skiff init` (PKI, configs and kubeconfigs in /etc/skiff, the
+# control plane and node units enabled and started), then a join command
+# for the other VMs in /vagrant/join.sh (the Vagrantfile's trigger copies it
+# to the host, from where the others' rsync takes it) and the admin
+# kubeconfig for kubectl. Usage: init.sh ADDRESS
 set -euo pipefail
 address=${1:?usage: init.sh ADDRESS}
+admin=/etc/skiff/admin.kubeconfig
 
-if [ ! -e /var/lib/skiff/vagrant-init-done ]; then
+if [ ! -s "$admin" ]; then
+	# The private address: the VM's first one is the NAT one (the same on
+	# every VirtualBox VM).
 	skiff init --advertise-address "$address"
-	touch /var/lib/skiff/vagrant-init-done
-fi
-admin=""
-for f in /etc/skiff/admin.kubeconfig /var/lib/skiff/admin.kubeconfig; do
-	if [ -s "$f" ]; then
-		admin=$f
-		break
-	fi
-done
-if [ -z "$admin" ]; then
-	echo "skiff init wrote no admin kubeconfig (/etc/skiff or /var/lib/skiff)" >&2
-	exit 1
 fi
 
-# A fresh token on every provision (the default TTL is 24h: after that,
-# `vagrant provision master-1` makes a new one).
+# A fresh token on every provision: it lasts 24h, after which
+# `vagrant provision master-1` makes a new one.
 cmd=$(skiff token create --ttl 24h)
 case "$cmd" in
 "skiff join "*) ;;
