@@ -16,10 +16,11 @@ import (
 
 // sandbox is a copy-on-write view of the host's root file system: an
 // overlay whose lower layer is / and whose upper layer is a tmpfs, mounted
-// in a private mount namespace held open by a sleeping process. Commands
-// run chrooted into it (through nsenter); the test reads it through
-// /proc/<pid>/root. Nothing written there reaches the host: the tmpfs and
-// the mounts vanish with the namespace.
+// in a private mount namespace, with a network namespace of its own (only
+// a loopback), both held open by a sleeping process. Commands run chrooted
+// into it (through nsenter); the test reads it through /proc/<pid>/root.
+// Nothing written there reaches the host: the tmpfs and the mounts vanish
+// with the namespace, and no port or address is shared with the host.
 type sandbox struct {
 	t      *testing.T
 	holder *exec.Cmd
@@ -31,7 +32,7 @@ const pkgDir = "/skiff-pkg"
 
 func newSandbox(t *testing.T, debDir string) *sandbox {
 	t.Helper()
-	for _, tool := range []string{"unshare", "nsenter", "chroot", "mount", "dpkg"} {
+	for _, tool := range []string{"unshare", "nsenter", "chroot", "mount", "dpkg", "ip"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s: %v (the test machines are Debian and have it)", tool, err)
 		}
@@ -46,6 +47,7 @@ func newSandbox(t *testing.T, debDir string) *sandbox {
 	// The mount points inside merged (/dev, /proc) exist in the lower
 	// layer; pkgDir is made in the upper one.
 	script := `set -e
+ip link set lo up
 mount -t tmpfs -o mode=0755 skiff-upper "$UP"
 mkdir "$UP/upper" "$UP/work"
 mount -t overlay -o lowerdir=/,upperdir="$UP/upper",workdir="$UP/work" skiff-root "$MERGED"
@@ -55,7 +57,7 @@ mkdir "$MERGED` + pkgDir + `"
 mount --bind -o ro "$DEBDIR" "$MERGED` + pkgDir + `"
 echo ready
 exec sleep 300`
-	holder := exec.Command("unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script)
+	holder := exec.Command("unshare", "--mount", "--propagation", "private", "--net", "--", "sh", "-c", script)
 	holder.Env = append(os.Environ(), "UP="+up, "MERGED="+merged, "DEBDIR="+debDir)
 	holder.Stderr = os.Stderr
 	stdout, err := holder.StdoutPipe()
@@ -82,16 +84,22 @@ func (s *sandbox) path(p string) string {
 	return filepath.Join("/proc", strconv.Itoa(s.holder.Process.Pid), "root", s.merged, p)
 }
 
-// run runs a command chrooted into the sandbox, with a clean environment
-// and no systemd (none runs on the test machines; /run is the root file
-// system's, without /run/systemd/system).
+// command is a command chrooted into the sandbox, with a clean
+// environment and no systemd (none runs on the test machines; /run is the
+// root file system's, without /run/systemd/system). nsenter and chroot
+// exec, so the command's process is the one started.
+func (s *sandbox) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--target", strconv.Itoa(s.holder.Process.Pid), "--mount", "--net", "--",
+		"chroot", s.merged}, args...)...)
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C", "HOME=/root"}
+	return cmd
+}
+
+// run runs a command in the sandbox and returns its output.
 func (s *sandbox) run(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--target", strconv.Itoa(s.holder.Process.Pid), "--mount", "--",
-		"chroot", s.merged}, args...)...)
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"}
-	out, err := cmd.CombinedOutput()
+	out, err := s.command(ctx, args...).CombinedOutput()
 	return string(out), err
 }
 
