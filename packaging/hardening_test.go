@@ -135,9 +135,10 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 
 // TestSandboxedUnitsRun installs the package in a sandbox (see
 // TestInstallRemovePurge) and runs etcd, then the API server, scheduler,
-// controller manager and DNS with their default configs under their units'
-// hardening, emulated: each must come up and do its job (serve, take its
-// leader lease) without being denied anything.
+// controller manager, DNS and proxy with their default configs under their
+// units' hardening, emulated: each must come up and do its job (serve,
+// take its leader lease, write iptables rules) without being denied
+// anything.
 func TestSandboxedUnitsRun(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("running the components in a sandbox needs root (mount and network namespaces, overlay, chroot); CI runs the tests as root")
@@ -181,6 +182,9 @@ func TestSandboxedUnitsRun(t *testing.T) {
 	sched := s.startUnit(t, "scheduler", units["scheduler"])
 	cm := s.startUnit(t, "controller-manager", units["controller-manager"])
 	dns := s.startUnit(t, "dns", units["dns"])
+	// The proxy's unit is barely sandboxed; it must still write its
+	// iptables rules (in the sandbox's network namespace).
+	proxy := s.startUnit(t, "proxy", units["proxy"])
 	leases := func() string {
 		out, _ := kubectl("get", "lease", "-n", "kube-system", "-o", "name")
 		return out
@@ -195,10 +199,17 @@ func TestSandboxedUnitsRun(t *testing.T) {
 	if !waitFor(10*time.Second, func() bool { return strings.Contains(dns.output(), "cluster DNS serving") || !dns.running() }) {
 		t.Errorf("skiff dns does not serve under its unit's sandbox:\n%s", dns.output())
 	}
+	if !waitFor(20*time.Second, func() bool {
+		out, _ := s.run("iptables", "-w", "-t", "nat", "-S", "SKIFF-SERVICES")
+		return strings.Contains(out, "SKIFF-SVC-") || !proxy.running() // the kubernetes Service's chain
+	}) {
+		out, _ := s.run("iptables", "-w", "-t", "nat", "-S")
+		t.Errorf("skiff proxy wrote no Service rules under its unit's sandbox:\n%s", out)
+	}
 	// A few more seconds: nothing that runs later in a component (informer
 	// resyncs, leader renewals) is denied either.
 	time.Sleep(3 * time.Second)
-	for _, c := range []*component{api, sched, cm, dns} {
+	for _, c := range []*component{api, sched, cm, dns, proxy} {
 		if !c.running() {
 			t.Errorf("skiff %s exited under its unit's sandbox:\n%s", c.name, c.output())
 		}
