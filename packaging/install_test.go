@@ -287,3 +287,70 @@ func TestInstallRemovePurge(t *testing.T) {
 	}
 	t.Logf("install, reinstall, remove, purge: %v", time.Since(start))
 }
+
+// TestMaintainerScriptsWithSystemd runs the package's life cycle in a
+// sandbox that looks booted with systemd (/run/systemd/system) and has a
+// systemctl that logs its calls, where only skiff-kubelet runs: the
+// scripts reload systemd, restart running units on an upgrade, stop the
+// running one on remove, and never enable or start anything.
+func TestMaintainerScriptsWithSystemd(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("installing the package needs root (mount namespace, overlay, chroot); CI runs the tests as root")
+	}
+	deb := testDeb(t)
+	s := newSandbox(t, filepath.Dir(deb))
+	inSandbox := pkgDir + "/" + filepath.Base(deb)
+	if err := os.MkdirAll(s.path("/run/systemd/system"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fake := `#!/bin/sh
+echo "$*" >>/systemctl.log
+case "$1" in
+is-active) [ "$2" = --quiet ] && shift; [ "$2" = skiff-kubelet.service ] ;;
+*) exit 0 ;;
+esac
+`
+	if err := os.WriteFile(s.path("/usr/local/sbin/systemctl"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	calls := func() []string {
+		b, _ := os.ReadFile(s.path("/systemctl.log"))
+		os.Remove(s.path("/systemctl.log"))
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	all := "skiff-etcd.service skiff-apiserver.service skiff-controller-manager.service skiff-scheduler.service skiff-kubelet.service skiff-proxy.service skiff-dns.service"
+	steps := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"install", []string{"dpkg", "-i", "--force-depends", inSandbox}, []string{"daemon-reload"}},
+		{"upgrade", []string{"dpkg", "-i", "--force-depends", inSandbox}, []string{"daemon-reload", "try-restart " + all}},
+		{"remove", []string{"dpkg", "-r", Name}, nil}, // checked below: is-active of each, stop of the running one
+		{"purge", []string{"dpkg", "-P", Name}, []string{"daemon-reload"}},
+	}
+	for _, st := range steps {
+		s.mustRun(st.args...)
+		got := calls()
+		if st.name == "remove" {
+			var stops []string
+			for _, c := range got {
+				if strings.HasPrefix(c, "stop ") {
+					stops = append(stops, c)
+				} else if !strings.HasPrefix(c, "is-active ") && c != "daemon-reload" {
+					t.Errorf("remove: unexpected systemctl %s", c)
+				}
+			}
+			if strings.Join(stops, ";") != "stop skiff-kubelet.service" {
+				t.Errorf("remove stopped %q, want only the running skiff-kubelet.service; calls: %q", stops, got)
+			}
+			if got[len(got)-1] != "daemon-reload" {
+				t.Errorf("remove: last call %q, want daemon-reload (postrm)", got[len(got)-1])
+			}
+			continue
+		}
+		if strings.Join(got, ";") != strings.Join(st.want, ";") {
+			t.Errorf("%s: systemctl calls %q, want %q", st.name, got, st.want)
+		}
+	}
+}
