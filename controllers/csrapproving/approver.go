@@ -20,8 +20,8 @@
 // and with names and addresses that are exactly the registered Node's:
 // DNS names among its name and its Hostname/InternalDNS/ExternalDNS
 // addresses, IP addresses among its InternalIP/ExternalIP addresses (the
-// checks of the kubelet-csr-approver project). Until the Node exists the
-// request waits.
+// checks of the kubelet-csr-approver project). Until the Node exists, and
+// whenever its addresses change, the request is looked at again.
 package csrapproving
 
 import (
@@ -113,14 +113,16 @@ func New(ctx context.Context, c controllers.Context) (controllers.Controller, er
 	}); err != nil {
 		return nil, fmt.Errorf("%s: csr handler: %w", Name, err)
 	}
-	// A serving request waits for its Node: look again when one comes.
+	// A serving request waits for its Node and the Node's addresses (the
+	// kubelet reports them after registering): look again when a Node
+	// comes or its addresses change.
 	if _, err := nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) {
-			csrs, _ := ctl.lister.List(labels.Everything())
-			for _, csr := range csrs {
-				if csr.Spec.SignerName == certificatesv1.KubeletServingSignerName {
-					ctl.enqueue(csr)
-				}
+		AddFunc: func(any) { ctl.enqueueServing() },
+		UpdateFunc: func(old, cur any) {
+			o, ok1 := old.(*corev1.Node)
+			n, ok2 := cur.(*corev1.Node)
+			if !ok1 || !ok2 || !slices.Equal(o.Status.Addresses, n.Status.Addresses) {
+				ctl.enqueueServing()
 			}
 		},
 	}); err != nil {
@@ -140,6 +142,16 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 func (c *Controller) enqueue(obj any) {
 	if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok && pending(csr) {
 		c.queue.Add(csr.Name)
+	}
+}
+
+// enqueueServing queues the pending kubelet serving requests.
+func (c *Controller) enqueueServing() {
+	csrs, _ := c.lister.List(labels.Everything())
+	for _, csr := range csrs {
+		if csr.Spec.SignerName == certificatesv1.KubeletServingSignerName {
+			c.enqueue(csr)
+		}
 	}
 }
 

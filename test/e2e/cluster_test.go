@@ -101,6 +101,21 @@ func TestMultiHostCluster(t *testing.T) {
 		if len(signed) == 0 {
 			t.Errorf("no kubelet client CSR signed for a bootstrap token: %+v", csrs.Items)
 		}
+		// ... and its serving certificate through one it made itself.
+		for _, w := range l.Workers {
+			waitUntil(t, time.Minute, "a signed serving certificate for "+w.Name, func() bool {
+				csrs, err := cs.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
+				if err != nil {
+					return false
+				}
+				for _, c := range csrs.Items {
+					if c.Spec.SignerName == "kubernetes.io/kubelet-serving" && c.Spec.Username == "system:node:"+w.Name && len(c.Status.Certificate) > 0 {
+						return true
+					}
+				}
+				return false
+			})
+		}
 	})
 
 	labels := map[string]string{"app": "web"}
