@@ -59,6 +59,13 @@ func newUpCommand() *cobra.Command {
 			if !cmd.Flags().Changed("root-ca-file") {
 				cm.rootCAFile = filepath.Join(cfg.DataDir, "pki", "ca.crt")
 			}
+			// The CSR signer is this cluster's CA too.
+			if !cmd.Flags().Changed("cluster-signing-cert-file") {
+				cm.clusterSigningCertFile = filepath.Join(cfg.DataDir, "pki", "ca.crt")
+			}
+			if !cmd.Flags().Changed("cluster-signing-key-file") {
+				cm.clusterSigningKeyFile = filepath.Join(cfg.DataDir, "pki", "ca.key")
+			}
 			cmCfg, err := cm.managerConfig(cmd.Flags(), logger.With("component", "controller-manager"))
 			if err != nil {
 				return err
