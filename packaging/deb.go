@@ -151,7 +151,6 @@ func (o Options) info() (*nfpm.Info, error) {
 		Priority:      "optional",
 		Maintainer:    "Skiff developers <skiff@skiffk8s.invalid>",
 		Homepage:      "https://github.com/skiffk8s/skiff",
-		License:       "Apache-2.0",
 		Description: "Kubernetes-compatible cluster in one binary\n" +
 			"Skiff is a small Kubernetes written from scratch in Go: API server (on\n" +
 			"embedded or external etcd), scheduler, controller manager, kubelet\n" +
