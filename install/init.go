@@ -126,10 +126,10 @@ func Prepare(ctx context.Context, cfg InitConfig) (*Prepared, error) {
 	}
 	etc := func(f string) string { return filepath.Join(cfg.EtcDir, f) }
 	configs := map[string]map[string]any{
-		"apiserver":          {"data-dir": cfg.DataDir, "secure-port": cfg.Port},
+		"apiserver": {"data-dir": cfg.DataDir, "secure-port": cfg.Port},
 		"controller-manager": {"kubeconfig": etc("controller-manager.kubeconfig"), "root-ca-file": filepath.Join(pkiDir, pki.CACertFile),
 			"cluster-signing-cert-file": filepath.Join(pkiDir, pki.CACertFile), "cluster-signing-key-file": filepath.Join(pkiDir, pki.CAKeyFile)},
-		"scheduler":          {"kubeconfig": etc("scheduler.kubeconfig")},
+		"scheduler": {"kubeconfig": etc("scheduler.kubeconfig")},
 		"kubelet": {"kubeconfig": etc("kubelet.kubeconfig"), "node-name": cfg.NodeName, "node-ip": cfg.AdvertiseAddress.String(),
 			"client-ca-file": filepath.Join(pkiDir, pki.CACertFile), "ca-key-file": filepath.Join(pkiDir, pki.CAKeyFile),
 			"root-dir": filepath.Join(cfg.DataDir, "kubelet"),
