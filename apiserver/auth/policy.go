@@ -19,8 +19,11 @@ import (
 //     the anonymous user may, "get" discovery (/api, /apis, /openapi and
 //     their subpaths: upstream's system:discovery), and create, get, list
 //     and watch certificatesigningrequests in certificates.k8s.io
-//     (upstream's system:node-bootstrapper, which kubeadm binds to them).
-//     Nothing else: no subresources, no other verbs or resources.
+//     (upstream's system:node-bootstrapper, which kubeadm binds to them),
+//     and "get" the Secret kube-system/skiff-certs (the control plane's
+//     keys, encrypted with a key only joining masters are given, as
+//     kubeadm's kubeadm-certs). Nothing else: no subresources, no other
+//     verbs or resources.
 //   - Every other authenticated user may do everything.
 //
 // A denial has no reason, as RBAC's: the server answers 403 Forbidden
@@ -31,6 +34,9 @@ type BuiltinPolicy struct{}
 const (
 	clusterInfoNamespace = "kube-public"
 	clusterInfoName      = "cluster-info" // bootstrapapi.ConfigMapClusterInfo
+	// UploadedCertsSecret is the Secret in kube-system that holds the
+	// encrypted control-plane keys for joining masters.
+	UploadedCertsSecret = "skiff-certs"
 )
 
 // Authorize implements Authorizer.
@@ -49,6 +55,10 @@ func (BuiltinPolicy) Authorize(_ context.Context, a Attributes) (bool, string, e
 	}
 	if a.Verb == "get" && a.Group == "" && a.Resource == "configmaps" && a.Subresource == "" &&
 		a.Namespace == clusterInfoNamespace && a.Name == clusterInfoName {
+		return true, "", nil
+	}
+	if bootstrapper && a.Verb == "get" && a.Group == "" && a.Resource == "secrets" && a.Subresource == "" &&
+		a.Namespace == "kube-system" && a.Name == UploadedCertsSecret {
 		return true, "", nil
 	}
 	if bootstrapper && a.Group == "certificates.k8s.io" && a.Resource == "certificatesigningrequests" &&
