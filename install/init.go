@@ -29,6 +29,12 @@ type InitConfig struct {
 	EtcDir, DataDir string
 	// TokenTTL is the first bootstrap token's lifetime; default 24h.
 	TokenTTL time.Duration
+	// EtcdServers are the API server's etcd (--etcd-servers, comma
+	// separated); empty for the embedded one. Masters that join share it.
+	EtcdServers string
+	// UploadCerts stores the control plane's keys in the cluster,
+	// encrypted, so that masters can join (Finish prints their command).
+	UploadCerts bool
 	// Extra holds more settings per component config file name, as in
 	// JoinConfig.
 	Extra map[string]map[string]any
@@ -140,6 +146,9 @@ func Prepare(ctx context.Context, cfg InitConfig) (*Prepared, error) {
 		"proxy": {"kubeconfig": etc("kubelet.kubeconfig"), "node-name": cfg.NodeName},
 		"dns":   {"kubeconfig": etc("kubelet.kubeconfig")},
 	}
+	if cfg.EtcdServers != "" {
+		configs["apiserver"]["etcd-servers"] = cfg.EtcdServers
+	}
 	for _, name := range []string{"apiserver", "controller-manager", "scheduler", "kubelet", "proxy", "dns"} {
 		for k, v := range cfg.Extra[name] {
 			configs[name][k] = v
@@ -158,26 +167,49 @@ func Prepare(ctx context.Context, cfg InitConfig) (*Prepared, error) {
 
 // Finish is Init's online step, once the API server answers: it publishes
 // kube-public/cluster-info for joining nodes, creates a bootstrap token,
-// and returns the join command for workers.
-func Finish(ctx context.Context, cfg InitConfig, cs kubernetes.Interface) (string, error) {
+// and returns the join command for workers; with UploadCerts it also
+// uploads the control plane's keys and returns the command for masters.
+func Finish(ctx context.Context, cfg InitConfig, cs kubernetes.Interface) (worker, master string, err error) {
 	if err := cfg.defaults(); err != nil {
-		return "", err
+		return "", "", err
 	}
 	caPEM, err := os.ReadFile(filepath.Join(cfg.DataDir, "pki", pki.CACertFile))
 	if err != nil {
-		return "", fmt.Errorf("cluster CA: %w", err)
+		return "", "", fmt.Errorf("cluster CA: %w", err)
 	}
 	if err := PublishClusterInfo(ctx, cs, cfg.Server(), caPEM); err != nil {
-		return "", err
+		return "", "", err
 	}
 	t, err := GenerateToken()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := CreateToken(ctx, cs, t, cfg.TokenTTL, "created by skiff init", cfg.Now()); err != nil {
+		return "", "", err
+	}
+	if worker, err = JoinCommand(cfg.Server(), t, caPEM); err != nil {
+		return "", "", err
+	}
+	if cfg.UploadCerts {
+		if master, err = UploadForMasters(ctx, cs, filepath.Join(cfg.DataDir, "pki"), cfg.EtcdServers, worker, cfg.Now()); err != nil {
+			return "", "", err
+		}
+	}
+	return worker, master, nil
+}
+
+// UploadForMasters uploads the control plane's keys with a new
+// certificate key and returns the master join command: the worker join
+// command with --role master and that key.
+func UploadForMasters(ctx context.Context, cs kubernetes.Interface, pkiDir, etcdServers, workerJoin string, now time.Time) (string, error) {
+	key, err := GenerateCertificateKey()
+	if err != nil {
 		return "", err
 	}
-	return JoinCommand(cfg.Server(), t, caPEM)
+	if err := UploadCerts(ctx, cs, pkiDir, etcdServers, key, now); err != nil {
+		return "", err
+	}
+	return workerJoin + " --role master --certificate-key " + key.String(), nil
 }
 
 // JoinCommand is the command a worker runs to join with token t.

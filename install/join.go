@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -38,6 +40,14 @@ type JoinConfig struct {
 	DiscoveryTimeout time.Duration
 	// EtcDir and DataDir default to DefaultEtcDir and DefaultDataDir.
 	EtcDir, DataDir string
+	// Master makes the host a master: with CertificateKey it fetches the
+	// control plane's keys the first master uploaded (skiff init
+	// --upload-certs) and runs the master units against the same etcd,
+	// advertising AdvertiseAddress (default NodeIP, else the host's
+	// first IPv4 address).
+	Master           bool
+	CertificateKey   CertificateKey
+	AdvertiseAddress net.IP
 	// Extra holds more settings per component config file name (e.g.
 	// "kubelet" → {"host-netns": "/run/netns/w1"}), for labs that run
 	// several nodes on one host; they override the generated ones.
@@ -51,6 +61,40 @@ type Joined struct {
 	// Commands are the commands to run when systemd does not run (the
 	// units' command lines); empty when the units were started.
 	Commands []string
+}
+
+// joinMaster is Join for a master: the uploaded keys, then what Init's
+// Prepare does with them (this master's own certificates, kubeconfigs and
+// configs, the master units).
+func joinMaster(ctx context.Context, cfg JoinConfig, d *Discovered) (*Joined, error) {
+	if len(cfg.CertificateKey) == 0 {
+		return nil, errors.New("a master needs the certificate key that skiff init --upload-certs (or skiff token create --upload-certs) printed")
+	}
+	cs, err := kubernetes.NewForConfig(&rest.Config{Host: d.Server, BearerToken: cfg.Token.String(),
+		TLSClientConfig: rest.TLSClientConfig{CAData: d.CAPEM}, UserAgent: "skiff-join"})
+	if err != nil {
+		return nil, err
+	}
+	etcd, err := DownloadCerts(ctx, cs, filepath.Join(cfg.DataDir, "pki"), cfg.CertificateKey)
+	if err != nil {
+		return nil, err
+	}
+	if etcd == "" {
+		return nil, errors.New("the first master runs an embedded etcd, which other hosts cannot reach: masters can join only a control plane on an external etcd (skiff init --etcd-servers)")
+	}
+	adv := cfg.AdvertiseAddress
+	if adv == nil {
+		adv = cfg.NodeIP
+	}
+	if adv == nil {
+		return nil, errors.New("a master needs the address it serves the API at (--advertise-address or --node-ip)")
+	}
+	p, err := Prepare(ctx, InitConfig{AdvertiseAddress: adv, NodeName: cfg.NodeName, EtcDir: cfg.EtcDir, DataDir: cfg.DataDir,
+		EtcdServers: etcd, Extra: cfg.Extra})
+	if err != nil {
+		return nil, err
+	}
+	return &Joined{Files: p.Files, Commands: p.Commands}, nil
 }
 
 // discoverWithRetries runs Discover until it succeeds, fails for good, or
@@ -101,6 +145,9 @@ func Join(ctx context.Context, cfg JoinConfig) (*Joined, error) {
 	d, err := discoverWithRetries(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Master {
+		return joinMaster(ctx, cfg, d)
 	}
 	caPath := filepath.Join(cfg.DataDir, "pki", "ca.crt")
 	bootPath := filepath.Join(cfg.EtcDir, "bootstrap-kubeconfig")

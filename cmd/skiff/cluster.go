@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
 
 	"github.com/skiffk8s/skiff/install"
 	"github.com/skiffk8s/skiff/kubelet"
@@ -35,6 +36,9 @@ func newInitCommand() *cobra.Command {
 			ctx, stop := signalContext()
 			defer stop()
 			cfg.AdvertiseAddress = advertise
+			if cfg.UploadCerts && cfg.EtcdServers == "" {
+				return fmt.Errorf("--upload-certs needs --etcd-servers: other masters cannot reach an embedded etcd")
+			}
 			if cfg.AdvertiseAddress == nil {
 				ip, err := kubelet.HostIPv4()
 				if err != nil {
@@ -53,6 +57,8 @@ func newInitCommand() *cobra.Command {
 	fs.StringVar(&cfg.DataDir, "data-dir", install.DefaultDataDir, "the cluster's data (PKI, etcd, kubelet state)")
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", 24*time.Hour, "lifetime of the first bootstrap token")
 	fs.DurationVar(&wait, "wait", 5*time.Minute, "how long to wait for the API server")
+	fs.StringVar(&cfg.EtcdServers, "etcd-servers", "", "external etcd for the API server (comma-separated URLs; default: an embedded etcd); masters that join share it")
+	fs.BoolVar(&cfg.UploadCerts, "upload-certs", false, "store the control plane's keys in the cluster, encrypted, for 2 hours, and print the join command for more masters (needs --etcd-servers)")
 	return c
 }
 
@@ -77,21 +83,25 @@ func runInit(ctx context.Context, cmd *cobra.Command, cfg install.InitConfig, wa
 	if err != nil {
 		return fmt.Errorf("--wait: %w", err)
 	}
-	join, err := install.Finish(ctx, cfg, cs)
+	join, master, err := install.Finish(ctx, cfg, cs)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\nThe control plane is up. Use it with:\n  skiff kubectl --kubeconfig %s get nodes\n\nJoin workers by running this on each of them (the token expires in %s; `skiff token create` makes another):\n  %s\n",
 		p.AdminKubeconfig, cfg.TokenTTL, join)
+	if master != "" {
+		fmt.Fprintf(out, "\nJoin more masters with this (the keys stay uploaded for %s; `skiff token create --upload-certs` uploads them again):\n  %s\n", install.UploadedCertsTTL, master)
+	}
 	return nil
 }
 
 func newJoinCommand() *cobra.Command {
 	var (
-		cfg    install.JoinConfig
-		token  string
-		hashes []string
-		role   string
+		cfg     install.JoinConfig
+		token   string
+		hashes  []string
+		role    string
+		certKey string
 	)
 	c := &cobra.Command{
 		Use:   "join --server https://HOST:6443 --token ID.SECRET --ca-cert-hash sha256:...",
@@ -100,10 +110,19 @@ func newJoinCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
 			defer stop()
-			if role != "worker" {
-				if role == "master" {
-					return fmt.Errorf("--role master: adding masters needs the HA work (a shared etcd and the CA keys); join as a worker for now")
+			switch role {
+			case "worker":
+				if certKey != "" {
+					return fmt.Errorf("--certificate-key is for --role master")
 				}
+			case "master":
+				cfg.Master = true
+				k, err := install.ParseCertificateKey(certKey)
+				if err != nil {
+					return fmt.Errorf("--certificate-key: %w", err)
+				}
+				cfg.CertificateKey = k
+			default:
 				return fmt.Errorf("--role %q: want worker or master", role)
 			}
 			if cfg.Server == "" {
@@ -123,6 +142,13 @@ func newJoinCommand() *cobra.Command {
 			}
 			if len(cfg.CAHashes) == 0 {
 				return fmt.Errorf("--ca-cert-hash is required (it pins the cluster CA; `skiff token create` prints it)")
+			}
+			if cfg.Master && cfg.AdvertiseAddress == nil && cfg.NodeIP == nil {
+				ip, err := kubelet.HostIPv4()
+				if err != nil {
+					return fmt.Errorf("--advertise-address: %w", err)
+				}
+				cfg.AdvertiseAddress = ip
 			}
 			j, err := install.Join(ctx, cfg)
 			if err != nil {
@@ -146,7 +172,9 @@ func newJoinCommand() *cobra.Command {
 	fs.StringVar(&cfg.Server, "server", "", "the API server URL, https://HOST:6443")
 	fs.StringVar(&token, "token", "", "bootstrap token ID.SECRET")
 	fs.StringSliceVar(&hashes, "ca-cert-hash", nil, "pin of the cluster CA's public key, sha256:<hex> (repeatable)")
-	fs.StringVar(&role, "role", "worker", "worker (master: not yet)")
+	fs.StringVar(&role, "role", "worker", "worker, or master (with --certificate-key; the control plane must use an external etcd)")
+	fs.StringVar(&certKey, "certificate-key", "", "key of the uploaded control-plane keys, for --role master")
+	fs.IPVar(&cfg.AdvertiseAddress, "advertise-address", nil, "for --role master: the address this master's API server is reached at (default --node-ip, else the host's first IPv4 address)")
 	fs.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: the host name)")
 	fs.IPVar(&cfg.NodeIP, "node-ip", nil, "this node's InternalIP (default: the kubelet picks the host's first IPv4 address)")
 	fs.DurationVar(&cfg.DiscoveryTimeout, "discovery-timeout", 5*time.Minute, "how long to retry while the server is unreachable or has not signed cluster-info for the token")
@@ -182,6 +210,8 @@ func newTokenCommand() *cobra.Command {
 
 	var ttl time.Duration
 	var description string
+	var uploadCerts bool
+	var dataDir, apiserverConfig string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a bootstrap token and print the join command that uses it",
@@ -205,12 +235,24 @@ func newTokenCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if uploadCerts {
+				etcd, err := configValue(apiserverConfig, "etcd-servers")
+				if err != nil {
+					return fmt.Errorf("--upload-certs: %w", err)
+				}
+				if join, err = install.UploadForMasters(cmd.Context(), cs, filepath.Join(dataDir, "pki"), etcd, join, time.Now()); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), join)
 			return nil
 		},
 	}
 	create.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid (0: never expires)")
 	create.Flags().StringVar(&description, "description", "", "what the token is for")
+	create.Flags().BoolVar(&uploadCerts, "upload-certs", false, "also upload the control plane's keys (for 2 hours) and print the join command for a master")
+	create.Flags().StringVar(&dataDir, "data-dir", install.DefaultDataDir, "with --upload-certs: the data directory holding pki/")
+	create.Flags().StringVar(&apiserverConfig, "apiserver-config", "/etc/skiff/apiserver.yaml", "with --upload-certs: the API server's config, for its etcd-servers")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -285,6 +327,22 @@ func newTokenCommand() *cobra.Command {
 type clientcmdConfig struct {
 	server string
 	caPEM  []byte
+}
+
+// configValue reads one key of a component config file ("" when absent).
+func configValue(path, key string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	if v, ok := m[key]; ok && v != nil {
+		return fmt.Sprint(v), nil
+	}
+	return "", nil
 }
 
 func orNone(s string) string {
