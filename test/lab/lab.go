@@ -47,6 +47,13 @@ const Subnet = "192.168.77.0/24"
 
 // Config sizes and tunes a lab.
 type Config struct {
+	// Masters is the number of masters (m1, m2, ...; default 1). More
+	// than one needs ExternalEtcd: m1 runs skiff init --upload-certs, the
+	// others join with --role master.
+	Masters int
+	// ExternalEtcd runs Debian's etcd on a host of its own (e1,
+	// 192.168.77.5) for the masters' API servers (--etcd-servers).
+	ExternalEtcd bool
 	// Workers is the number of worker hosts (w1, w2, ...).
 	Workers int
 	// Settings are added to every host's config file of a component
@@ -57,15 +64,20 @@ type Config struct {
 
 // Lab is a running multi-host cluster.
 type Lab struct {
-	Master  *Host
+	Master *Host
+	// Masters are all masters, Master first.
+	Masters []*Host
 	Workers []*Host
+	// Etcd is the external etcd's host (ExternalEtcd), else nil.
+	Etcd *Host
 	// Client is a cluster-admin client; it dials inside the master's
 	// namespace.
 	Client kubernetes.Interface
 	// RESTConfig is Client's config.
 	RESTConfig *rest.Config
-	// JoinCommand is what skiff init printed for workers.
-	JoinCommand string
+	// JoinCommand is what skiff init printed for workers, and
+	// MasterJoinCommand for masters (with --upload-certs).
+	JoinCommand, MasterJoinCommand string
 	// Binary is the skiff binary the hosts run.
 	Binary string
 
@@ -103,11 +115,29 @@ func Start(t *testing.T, cfg Config) *Lab {
 	sh(t, l.switchNS, "ip", "link", "add", "lab0", "type", "bridge")
 	sh(t, l.switchNS, "ip", "link", "set", "lab0", "up")
 
-	l.Master = l.newHost(t, "m1", 10)
+	if cfg.Masters == 0 {
+		cfg.Masters = 1
+		l.cfg.Masters = 1
+	}
+	if cfg.Masters > 1 && !cfg.ExternalEtcd {
+		t.Fatal("lab: several masters need ExternalEtcd")
+	}
+	if cfg.ExternalEtcd {
+		l.startEtcd(t)
+	}
+	for i := range cfg.Masters {
+		l.Masters = append(l.Masters, l.newHost(t, fmt.Sprintf("m%d", i+1), 10+i))
+	}
+	l.Master = l.Masters[0]
 	for i := range cfg.Workers {
-		l.Workers = append(l.Workers, l.newHost(t, fmt.Sprintf("w%d", i+1), 11+i))
+		l.Workers = append(l.Workers, l.newHost(t, fmt.Sprintf("w%d", i+1), 20+i))
 	}
 	l.initMaster(t)
+	for _, m := range l.Masters[1:] {
+		if err := m.JoinMaster(t, l.MasterJoinCommand); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+	}
 	for _, w := range l.Workers {
 		if err := w.Join(t, l.JoinCommand); err != nil {
 			t.Fatalf("%s: %v", w.Name, err)
@@ -117,8 +147,48 @@ func Start(t *testing.T, cfg Config) *Lab {
 	return l
 }
 
-// Hosts is the master and the workers.
-func (l *Lab) Hosts() []*Host { return append([]*Host{l.Master}, l.Workers...) }
+// Hosts is the masters and the workers.
+func (l *Lab) Hosts() []*Host { return append(append([]*Host{}, l.Masters...), l.Workers...) }
+
+// EtcdURL is the external etcd's client URL.
+const EtcdURL = "http://192.168.77.5:2379"
+
+// startEtcd runs Debian's etcd (make test-deps installs etcd-server) on
+// host e1, plain HTTP inside the lab network.
+func (l *Lab) startEtcd(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("etcd"); err != nil {
+		t.Fatalf("etcd is missing: run `make test-deps` (apt-get install etcd-server)")
+	}
+	dir, err := os.MkdirTemp("/tmp", "skiff-lab-e1-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Host{Name: "e1", IP: net.IPv4(192, 168, 77, 5), NetNS: nodetest.NewNetNS(t), Dir: dir, link: "sw-e1", lab: l,
+		procs: map[string]*exec.Cmd{}, exited: map[string]<-chan struct{}{}, stops: map[string]chan struct{}{}}
+	l.Etcd = e
+	e.plug(t)
+	cmd := exec.Command("nsenter", "--net="+e.NetNS, "etcd", "--name", "e1", "--data-dir", filepath.Join(dir, "etcd"),
+		"--listen-client-urls", EtcdURL, "--advertise-client-urls", EtcdURL,
+		"--listen-peer-urls", "http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+		"--initial-cluster", "e1=http://127.0.0.1:2380")
+	logf, err := os.Create(filepath.Join(dir, "etcd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	exited, err := nodetest.StartPinned(cmd)
+	if err != nil {
+		t.Fatalf("start etcd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		_ = os.RemoveAll(dir)
+	})
+}
 
 // newHost creates a host's namespace, link, directories and containerd
 // (with busybox imported).
@@ -136,12 +206,7 @@ func (l *Lab) newHost(t *testing.T, name string, octet int) *Host {
 		unmountUnder(h.Dir)
 		_ = os.RemoveAll(h.Dir)
 	})
-	sh(t, h.NetNS, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", h.link)
-	sh(t, h.NetNS, "ip", "link", "set", h.link, "netns", l.switchNS)
-	sh(t, l.switchNS, "ip", "link", "set", h.link, "master", "lab0")
-	sh(t, l.switchNS, "ip", "link", "set", h.link, "up")
-	sh(t, h.NetNS, "ip", "addr", "add", h.IP.String()+"/24", "dev", "eth0")
-	sh(t, h.NetNS, "ip", "link", "set", "eth0", "up")
+	h.plug(t)
 
 	h.Ctrd = nodetest.StartContainerdIn(t, h.NetNS)
 	ctx := context.Background()
@@ -161,14 +226,33 @@ func (l *Lab) newHost(t *testing.T, name string, octet int) *Host {
 	return h
 }
 
+// plug connects the host to the lab's bridge with its address.
+func (h *Host) plug(t *testing.T) {
+	t.Helper()
+	l := h.lab
+	sh(t, h.NetNS, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", h.link)
+	sh(t, h.NetNS, "ip", "link", "set", h.link, "netns", l.switchNS)
+	sh(t, l.switchNS, "ip", "link", "set", h.link, "master", "lab0")
+	sh(t, l.switchNS, "ip", "link", "set", h.link, "up")
+	sh(t, h.NetNS, "ip", "addr", "add", h.IP.String()+"/24", "dev", "eth0")
+	sh(t, h.NetNS, "ip", "link", "set", "eth0", "up")
+}
+
 // initMaster runs skiff init on the master; once it has written the
 // configs and waits for the API server, the lab adds its settings and
 // starts the master's units; init then prints the join command.
 func (l *Lab) initMaster(t *testing.T) {
 	t.Helper()
 	m := l.Master
-	cmd := m.command("init", "--advertise-address", m.IP.String(), "--node-name", m.Name,
-		"--etc-dir", m.Etc, "--data-dir", m.Data, "--wait", "3m")
+	args := []string{"init", "--advertise-address", m.IP.String(), "--node-name", m.Name,
+		"--etc-dir", m.Etc, "--data-dir", m.Data, "--wait", "3m"}
+	if l.cfg.ExternalEtcd {
+		args = append(args, "--etcd-servers", EtcdURL)
+	}
+	if l.cfg.Masters > 1 {
+		args = append(args, "--upload-certs")
+	}
+	cmd := m.command(args...)
 	var out bytes.Buffer
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -194,22 +278,34 @@ func (l *Lab) initMaster(t *testing.T) {
 			}
 		}
 		if j := strings.TrimSpace(line); strings.HasPrefix(j, "skiff join ") {
-			l.JoinCommand = j
+			if strings.Contains(j, "--role master") {
+				l.MasterJoinCommand = j
+			} else {
+				l.JoinCommand = j
+			}
 		}
 	}
 	if err := cmd.Wait(); err != nil || l.JoinCommand == "" {
 		t.Fatalf("skiff init: %v\n%s\n%s", err, out.String(), m.Logs())
 	}
-	rc, err := clientcmd.BuildConfigFromFlags("", filepath.Join(m.Etc, "admin.kubeconfig"))
+	l.RESTConfig, l.Client = m.AdminClient(t)
+}
+
+// AdminClient is a cluster-admin client of the master's own API server
+// (its admin kubeconfig), dialing inside its namespace.
+func (h *Host) AdminClient(t testing.TB) (*rest.Config, kubernetes.Interface) {
+	t.Helper()
+	rc, err := clientcmd.BuildConfigFromFlags("", filepath.Join(h.Etc, "admin.kubeconfig"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc.Dial = network.DialerIn(m.NetNS)
+	rc.Dial = network.DialerIn(h.NetNS)
 	rc.QPS, rc.Burst = 100, 200
-	l.RESTConfig = rc
-	if l.Client, err = kubernetes.NewForConfig(rc); err != nil {
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return rc, cs
 }
 
 // Join runs a join command (as skiff init or skiff token create printed
@@ -226,6 +322,26 @@ func (h *Host) Join(t *testing.T, joinCommand string) error {
 		return fmt.Errorf("skiff join: %w\n%s", err, out)
 	}
 	h.Units = []string{"skiff-kubelet", "skiff-proxy", "skiff-dns"}
+	h.configure(t)
+	for _, u := range h.Units {
+		h.StartUnit(t, u)
+	}
+	return nil
+}
+
+// JoinMaster runs a master join command on the host, then adds the lab's
+// settings and starts the master units.
+func (h *Host) JoinMaster(t *testing.T, joinCommand string) error {
+	t.Helper()
+	args := strings.Fields(joinCommand)
+	if len(args) < 2 || args[0] != "skiff" || args[1] != "join" {
+		return fmt.Errorf("not a join command: %q", joinCommand)
+	}
+	args = append(args[1:], "--node-name", h.Name, "--node-ip", h.IP.String(), "--etc-dir", h.Etc, "--data-dir", h.Data)
+	if out, err := h.command(args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("skiff join --role master: %w\n%s", err, out)
+	}
+	h.Units = []string{"skiff-apiserver", "skiff-controller-manager", "skiff-scheduler", "skiff-kubelet", "skiff-proxy", "skiff-dns"}
 	h.configure(t)
 	for _, u := range h.Units {
 		h.StartUnit(t, u)
