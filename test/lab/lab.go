@@ -203,7 +203,7 @@ func (l *Lab) newHost(t *testing.T, name string, octet int) *Host {
 		procs: map[string]*exec.Cmd{}, exited: map[string]<-chan struct{}{}, stops: map[string]chan struct{}{}}
 	t.Cleanup(func() {
 		h.StopAll(t)
-		unmountUnder(h.Dir)
+		nodetest.UnmountUnder(t, h.Dir)
 		_ = os.RemoveAll(h.Dir)
 	})
 	h.plug(t)
@@ -623,23 +623,5 @@ func repoRoot(t testing.TB) string {
 			t.Fatal("no go.mod above the working directory")
 		}
 		dir = parent
-	}
-}
-
-// unmountUnder detaches every mount below dir (pod netns pins, volumes).
-func unmountUnder(dir string) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	var points []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			points = append(points, f[4])
-		}
-	}
-	for i := len(points) - 1; i >= 0; i-- {
-		_ = syscall.Unmount(points[i], syscall.MNT_DETACH)
 	}
 }

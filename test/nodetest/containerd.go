@@ -140,7 +140,7 @@ func (c *Containerd) stop(t testing.TB, exited <-chan struct{}) {
 		<-exited
 	}
 	killShims(t, c.Address)
-	unmountUnder(t, c.Dir)
+	UnmountUnder(t, c.Dir)
 	if err := os.RemoveAll(c.Dir); err != nil {
 		t.Logf("remove %s: %v", c.Dir, err)
 	}
@@ -230,7 +230,9 @@ func killShims(t testing.TB, address string) {
 }
 
 // unmountUnder lazily unmounts every mount point under dir, deepest first.
-func unmountUnder(t testing.TB, dir string) {
+// UnmountUnder detaches every mount at or below dir (pod network
+// namespace pins, volumes, container roots), deepest first.
+func UnmountUnder(t testing.TB, dir string) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return
