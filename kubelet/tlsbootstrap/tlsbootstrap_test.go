@@ -2,9 +2,12 @@ package tlsbootstrap_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -20,6 +24,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/skiffk8s/skiff/apiserver/apitest"
+	"github.com/skiffk8s/skiff/apiserver/pki"
 	"github.com/skiffk8s/skiff/controllers/manager"
 	"github.com/skiffk8s/skiff/install"
 	"github.com/skiffk8s/skiff/kubelet/tlsbootstrap"
@@ -53,15 +58,7 @@ func TestBootstrapWithAToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: srv.Config.Host, CertificateAuthorityData: srv.Config.CAData}
-	kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: token.String()}
-	kc.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-	kc.CurrentContext = "x"
-	boot := filepath.Join(dir, "bootstrap-kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, boot); err != nil {
-		t.Fatal(err)
-	}
+	boot := writeBootstrapKubeconfig(t, dir, srv.Config.Host, srv.Config.CAData, token)
 	cfg := tlsbootstrap.Config{Kubeconfig: filepath.Join(dir, "kubelet.kubeconfig"), BootstrapKubeconfig: boot,
 		CertDir: filepath.Join(dir, "pki"), NodeName: "n1", Timeout: time.Minute, Logger: slog.New(slog.DiscardHandler)}
 	rc, err := tlsbootstrap.Client(ctx, cfg)
@@ -141,4 +138,127 @@ func TestBadConfig(t *testing.T) {
 	if err == nil || err.Error() != "tlsbootstrap: Config.NodeName is required" {
 		t.Errorf("err = %v", err)
 	}
+}
+
+// TestClientCertificateIsRenewed: with certificates that live 10 s (a
+// test signer; the cluster's signs for at least 10 minutes), the node asks
+// for a new one with its current certificate before the old expires, and
+// the kubeconfig keeps working across the renewal.
+func TestClientCertificateIsRenewed(t *testing.T) {
+	srv := apitest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pkiDir := filepath.Join(srv.DataDir, "pki")
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() {
+		err := manager.Run(ctx, manager.Config{RESTConfig: srv.Config, HealthzAddr: "-", Logger: slog.New(slog.DiscardHandler),
+			LeaderElection: manager.LeaderElection{Disabled: true}, Controllers: []string{"csrapproving"}})
+		if err != nil && ctx.Err() == nil {
+			t.Errorf("controller manager: %v", err)
+		}
+	})
+	ca, err := pki.LoadCA(pkiDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { shortLivedSigner(ctx, t, srv.Client, ca, 10*time.Second) })
+
+	token := install.Token{ID: "abcdef", Secret: "0123456789abcdef"}
+	if err := install.CreateToken(ctx, srv.Client, token, time.Hour, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	boot := writeBootstrapKubeconfig(t, dir, srv.Config.Host, srv.Config.CAData, token)
+	cfg := tlsbootstrap.Config{Kubeconfig: filepath.Join(dir, "kubelet.kubeconfig"), BootstrapKubeconfig: boot,
+		CertDir: filepath.Join(dir, "pki"), NodeName: "n1", Timeout: time.Minute, Logger: slog.New(slog.DiscardHandler)}
+	rc, err := tlsbootstrap.Client(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		list, err := srv.Client.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		renewals := 0
+		for _, c := range list.Items {
+			if c.Spec.Username == "system:node:n1" && len(c.Status.Certificate) > 0 {
+				renewals++
+			}
+		}
+		if renewals >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d signed renewals by system:node:n1 after 40 s of 10 s certificates, want 2", renewals)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The client from the kubeconfig still works: its certificate file
+	// was replaced by a valid one.
+	if _, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("the kubeconfig after renewals: %v", err)
+	}
+}
+
+// shortLivedSigner signs approved kubelet client CSRs with ca for ttl,
+// as csrsigning would but shorter.
+func shortLivedSigner(ctx context.Context, t *testing.T, cs kubernetes.Interface, ca *pki.Bundle, ttl time.Duration) {
+	for ctx.Err() == nil {
+		list, err := cs.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
+		if err == nil {
+			for i := range list.Items {
+				c := &list.Items[i]
+				approved := false
+				for _, cond := range c.Status.Conditions {
+					approved = approved || cond.Type == certificatesv1.CertificateApproved
+				}
+				if !approved || len(c.Status.Certificate) > 0 {
+					continue
+				}
+				block, _ := pem.Decode(c.Spec.Request)
+				req, err := x509.ParseCertificateRequest(block.Bytes)
+				if err != nil {
+					t.Errorf("csr %s: %v", c.Name, err)
+					continue
+				}
+				now := time.Now()
+				tmpl := &x509.Certificate{SerialNumber: big.NewInt(now.UnixNano()), Subject: req.Subject,
+					NotBefore: now.Add(-time.Second), NotAfter: now.Add(ttl),
+					KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+				der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.CA, req.PublicKey, ca.CAKey)
+				if err != nil {
+					t.Errorf("sign %s: %v", c.Name, err)
+					continue
+				}
+				c.Status.Certificate = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+				_, _ = cs.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, c, metav1.UpdateOptions{})
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func writeBootstrapKubeconfig(t *testing.T, dir, server string, caData []byte, token install.Token) string {
+	t.Helper()
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caData}
+	kc.AuthInfos["u"] = &clientcmdapi.AuthInfo{Token: token.String()}
+	kc.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+	kc.CurrentContext = "x"
+	path := filepath.Join(dir, "bootstrap-kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
