@@ -7,7 +7,9 @@
 // systemd units when systemd runs, and otherwise return the commands the
 // units would run.
 //
-// Files (defaults): configs and kubeconfigs in /etc/skiff, one
-// /etc/skiff/<component>.yaml per component (keys are the component's
-// flag names); the cluster's PKI in /var/lib/skiff/pki.
+// Files (defaults): kubeconfigs in /etc/skiff; each component's settings
+// in the drop-in /etc/skiff/<component>.yaml.d/50-skiff-init.yaml (or
+// 50-skiff-join.yaml; keys are the component's flag names), read after the
+// package's /etc/skiff/<component>.yaml, so the packaged defaults stay
+// untouched; the cluster's PKI in /var/lib/skiff/pki.
 package install

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -24,17 +25,29 @@ func writeFile(path string, data []byte, perm os.FileMode) error {
 	return os.Rename(tmp, path)
 }
 
-// writeComponentConfig writes a component config file: a YAML mapping of
-// the component's flag names to values, under a comment saying who wrote
-// it.
-func writeComponentConfig(path, writer string, values map[string]any) error {
+// writeComponentConfig writes the settings a writer ("skiff init", "skiff
+// join") gives a component: the drop-in <etcDir>/<component>.yaml.d/
+// 50-<name>.yaml (read after <component>.yaml, the package's defaults, and
+// winning over it), a YAML mapping of the component's flag names to
+// values. When <component>.yaml does not exist (no package), an empty one
+// is created, since the units name it. It returns the drop-in's path.
+func writeComponentConfig(etcDir, component, writer string, values map[string]any) (string, error) {
+	main := filepath.Join(etcDir, component+".yaml")
+	if _, err := os.Stat(main); os.IsNotExist(err) {
+		head := fmt.Sprintf("# skiff %s: the defaults (none here). Settings written by skiff init and\n# skiff join are in %s.d/; flags on the command line win over both.\n", component, component+".yaml")
+		if err := writeFile(main, []byte(head), 0o600); err != nil {
+			return "", fmt.Errorf("write %s: %w", main, err)
+		}
+	}
 	body, err := yaml.Marshal(values)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return "", fmt.Errorf("%s config: %w", component, err)
 	}
-	head := fmt.Sprintf("# Written by %s. Keys are the component's flag names; flags given on\n# its command line win over this file.\n", writer)
+	name := "50-" + strings.ReplaceAll(writer, " ", "-") + ".yaml"
+	path := filepath.Join(etcDir, component+".yaml.d", name)
+	head := fmt.Sprintf("# Written by %s. Keys are the component's flag names; this file wins over\n# %s, later files in this directory win over it, flags on the\n# command line win over all.\n", writer, component+".yaml")
 	if err := writeFile(path, append([]byte(head), body...), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
-	return nil
+	return path, nil
 }

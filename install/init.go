@@ -153,8 +153,8 @@ func Prepare(ctx context.Context, cfg InitConfig) (*Prepared, error) {
 		for k, v := range cfg.Extra[name] {
 			configs[name][k] = v
 		}
-		path := etc(name + ".yaml")
-		if err := writeComponentConfig(path, "skiff init", configs[name]); err != nil {
+		path, err := writeComponentConfig(cfg.EtcDir, name, "skiff init", configs[name])
+		if err != nil {
 			return nil, err
 		}
 		out.Files = append(out.Files, path)

@@ -187,8 +187,8 @@ func Join(ctx context.Context, cfg JoinConfig) (*Joined, error) {
 		for k, v := range cfg.Extra[name] {
 			configs[name][k] = v
 		}
-		path := filepath.Join(cfg.EtcDir, name+".yaml")
-		if err := writeComponentConfig(path, "skiff join", configs[name]); err != nil {
+		path, err := writeComponentConfig(cfg.EtcDir, name, "skiff join", configs[name])
+		if err != nil {
 			return nil, err
 		}
 		out.Files = append(out.Files, path)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -329,20 +330,29 @@ type clientcmdConfig struct {
 	caPEM  []byte
 }
 
-// configValue reads one key of a component config file ("" when absent).
+// configValue reads one key of a component's config, the file and its
+// drop-ins (path.d/*.yaml, the last one setting it wins); "" when absent.
 func configValue(path, key string) (string, error) {
-	data, err := os.ReadFile(path)
+	dropins, err := filepath.Glob(filepath.Join(path+".d", "*.yaml"))
 	if err != nil {
 		return "", err
 	}
-	var m map[string]any
-	if err := yaml.Unmarshal(data, &m); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
+	sort.Strings(dropins)
+	value := ""
+	for _, p := range append([]string{path}, dropins...) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return "", err
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(data, &m); err != nil {
+			return "", fmt.Errorf("%s: %w", p, err)
+		}
+		if v, ok := m[key]; ok && v != nil {
+			value = fmt.Sprint(v)
+		}
 	}
-	if v, ok := m[key]; ok && v != nil {
-		return fmt.Sprint(v), nil
-	}
-	return "", nil
+	return value, nil
 }
 
 func orNone(s string) string {

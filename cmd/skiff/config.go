@@ -35,6 +35,12 @@ package main
 //     an empty file (or one with only comments) sets nothing.
 //   - Keys overridden on the command line are checked for existence but
 //     their values are not parsed.
+//   - Drop-ins: after FILE, the files FILE.d/*.yaml are read in name
+//     order, each as FILE is; a later file wins over an earlier one (a
+//     list or a scalar replaces, a mapping adds and replaces entries), and
+//     the command line wins over all. The package's defaults stay in FILE
+//     (a conffile) while `skiff init`/`skiff join` (and admins) write
+//     drop-ins, so upgrades never have to merge them.
 //
 // A command may accept another kind of file through --config too: its
 // configKindAnnotation "Kind=flag" says that a file whose top level has
@@ -48,7 +54,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -75,7 +83,7 @@ func withConfigFile(c *cobra.Command) *cobra.Command {
 	c.PreRun = nil
 	c.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if path != "" {
-			if err := loadConfigFile(cmd, path); err != nil {
+			if err := loadConfigFiles(cmd, path); err != nil {
 				return err
 			}
 		}
@@ -90,9 +98,29 @@ func withConfigFile(c *cobra.Command) *cobra.Command {
 	return c
 }
 
-// loadConfigFile reads the config file at path into cmd's flags, as the
-// package comment above describes.
-func loadConfigFile(cmd *cobra.Command, path string) error {
+// loadConfigFiles reads the config file at path and then its drop-ins
+// (path.d/*.yaml, in name order) into cmd's flags, as the package comment
+// above describes.
+func loadConfigFiles(cmd *cobra.Command, path string) error {
+	// Flags given on the command line, before any file changes anything.
+	given := map[string]bool{}
+	cmd.Flags().Visit(func(f *pflag.Flag) { given[f.Name] = true })
+	dropins, err := filepath.Glob(filepath.Join(path+".d", "*.yaml"))
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	sort.Strings(dropins)
+	for _, p := range append([]string{path}, dropins...) {
+		if err := loadConfigFile(cmd, p, given); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadConfigFile reads one config file into cmd's flags, leaving the flags
+// in given (set on the command line) alone.
+func loadConfigFile(cmd *cobra.Command, path string, given map[string]bool) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("--config: %w", err)
@@ -108,7 +136,7 @@ func loadConfigFile(cmd *cobra.Command, path string) error {
 		}
 		return fs.Set(flag, path)
 	}
-	l := configLoader{path: path, fs: fs, command: cmd.CommandPath()}
+	l := configLoader{path: path, fs: fs, command: cmd.CommandPath(), given: given}
 	return l.load(doc)
 }
 
@@ -195,7 +223,8 @@ func topLevelKind(m *yaml.Node) string {
 type configLoader struct {
 	path    string
 	fs      *pflag.FlagSet
-	command string // e.g. "skiff kubelet", for messages
+	command string          // e.g. "skiff kubelet", for messages
+	given   map[string]bool // flags set on the command line
 }
 
 // errorf is an error at line of the file.
@@ -204,9 +233,6 @@ func (l configLoader) errorf(line int, format string, args ...any) error {
 }
 
 func (l configLoader) load(m *yaml.Node) error {
-	// Flags given on the command line, before the file changes anything.
-	given := map[string]bool{}
-	l.fs.Visit(func(f *pflag.Flag) { given[f.Name] = true })
 	seen := map[string]int{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], resolveAlias(m.Content[i+1])
@@ -225,7 +251,7 @@ func (l configLoader) load(m *yaml.Node) error {
 		if f == nil {
 			return l.errorf(k.Line, "unknown field %q (%s has no --%s flag)", name, l.command, name)
 		}
-		if given[f.Name] {
+		if l.given[f.Name] {
 			continue
 		}
 		if err := l.set(f, v); err != nil {

@@ -344,3 +344,44 @@ func TestSchedulerConfigIsAFlagFileOrAKubeSchedulerConfiguration(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigDropIns: FILE.d/*.yaml are read after FILE in name order, a
+// later file winning (a mapping adds entries), the command line winning
+// over all; a bad drop-in is named.
+func TestConfigDropIns(t *testing.T) {
+	main := writeFile(t, "thing.yaml", "name: from-main\ncount: 1\nitems: [a]\nlabels: {zone: a}\n")
+	dropins := main + ".d"
+	if err := os.Mkdir(dropins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		"50-join.yaml": "name: from-join\nitems: [b, c]\nlabels: {role: worker}\n",
+		"90-lab.yaml":  "count: 9\nlabels: {zone: lab}\n",
+		"ignored.txt":  "not: yaml: at all\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dropins, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got testOptions
+	c := testCommand(&got)
+	c.SetArgs([]string{"--config", main, "--count", "7"})
+	if err := c.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	want := testOptions{name: "from-join", count: 7, enabled: true, period: time.Minute, items: []string{"b", "c"},
+		labels: map[string]string{"zone": "lab", "role": "worker"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+
+	if err := os.WriteFile(filepath.Join(dropins, "95-bad.yaml"), []byte("count: 1\nnope: 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c = testCommand(&got)
+	c.SetArgs([]string{"--config", main})
+	err := c.Execute()
+	if want := filepath.Join(dropins, "95-bad.yaml") + `:2: unknown field "nope"`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("bad drop-in: %v, want %q", err, want)
+	}
+}

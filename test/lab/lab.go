@@ -9,7 +9,8 @@
 // hosts are set up the way packaged hosts are: `skiff init` on the master,
 // `skiff join` with the join command it printed on each worker; the lab
 // then adds what several hosts on one machine need (their own containerd
-// socket, pod log and netns directories) to the kubelet's config file. A
+// socket, pod log and netns directories) in a drop-in of the kubelet's
+// config. A
 // unit's process that exits is started again a second later, as the
 // units' Restart=always does.
 package lab
@@ -349,9 +350,9 @@ func (h *Host) JoinMaster(t *testing.T, joinCommand string) error {
 	return nil
 }
 
-// configure adds the lab's per-host settings to the config files init or
-// join wrote: the host's containerd and its own pod log and netns
-// directories, then Config.Settings.
+// configure adds the lab's per-host settings as a drop-in (90-lab.yaml,
+// after the 50-skiff-init/join one): the host's containerd and its own pod
+// log and netns directories, then Config.Settings.
 func (h *Host) configure(t *testing.T) {
 	t.Helper()
 	add := map[string]map[string]any{
@@ -369,29 +370,18 @@ func (h *Host) configure(t *testing.T) {
 		}
 	}
 	for comp, kv := range add {
-		path := filepath.Join(h.Etc, comp+".yaml")
-		data, err := os.ReadFile(path)
-		if os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(h.Etc, comp+".yaml")); os.IsNotExist(err) {
 			continue // not a component of this host
 		}
+		out, err := yaml.Marshal(kv)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var m map[string]any
-		if err := yaml.Unmarshal(data, &m); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if m == nil {
-			m = map[string]any{}
-		}
-		for k, v := range kv {
-			m[k] = v
-		}
-		out, err := yaml.Marshal(m)
-		if err != nil {
+		path := filepath.Join(h.Etc, comp+".yaml.d", "90-lab.yaml")
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(path, append([]byte("# written by skiff, then the test lab\n"), out...), 0o600); err != nil {
+		if err := os.WriteFile(path, append([]byte("# the test lab's settings for several hosts on one machine\n"), out...), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
