@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -333,13 +332,12 @@ type clientcmdConfig struct {
 // configValue reads one key of a component's config, the file and its
 // drop-ins (path.d/*.yaml, the last one setting it wins); "" when absent.
 func configValue(path, key string) (string, error) {
-	dropins, err := filepath.Glob(filepath.Join(path+".d", "*.yaml"))
+	files, err := configFiles(path)
 	if err != nil {
 		return "", err
 	}
-	sort.Strings(dropins)
 	value := ""
-	for _, p := range append([]string{path}, dropins...) {
+	for _, p := range files {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return "", err

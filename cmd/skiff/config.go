@@ -105,17 +105,26 @@ func loadConfigFiles(cmd *cobra.Command, path string) error {
 	// Flags given on the command line, before any file changes anything.
 	given := map[string]bool{}
 	cmd.Flags().Visit(func(f *pflag.Flag) { given[f.Name] = true })
-	dropins, err := filepath.Glob(filepath.Join(path+".d", "*.yaml"))
+	files, err := configFiles(path)
 	if err != nil {
 		return fmt.Errorf("--config: %w", err)
 	}
-	sort.Strings(dropins)
-	for _, p := range append([]string{path}, dropins...) {
+	for _, p := range files {
 		if err := loadConfigFile(cmd, p, given); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// configFiles is path and then its drop-ins, path.d/*.yaml in name order.
+func configFiles(path string) ([]string, error) {
+	dropins, err := filepath.Glob(filepath.Join(path+".d", "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(dropins)
+	return append([]string{path}, dropins...), nil
 }
 
 // loadConfigFile reads one config file into cmd's flags, leaving the flags

@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -40,35 +41,11 @@ func TestBootstrapWithAToken(t *testing.T) {
 	srv := apitest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pkiDir := filepath.Join(srv.DataDir, "pki")
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	wg.Go(func() {
-		err := manager.Run(ctx, manager.Config{RESTConfig: srv.Config, HealthzAddr: "-", Logger: slog.New(slog.DiscardHandler),
-			LeaderElection: manager.LeaderElection{Disabled: true}, Controllers: []string{"csrapproving", "csrsigning"},
-			Options: map[string]string{"cluster-signing-cert-file": filepath.Join(pkiDir, "ca.crt"), "cluster-signing-key-file": filepath.Join(pkiDir, "ca.key")}})
-		if err != nil && ctx.Err() == nil {
-			t.Errorf("controller manager: %v", err)
-		}
-	})
-
-	token := install.Token{ID: "abcdef", Secret: "0123456789abcdef"}
-	if err := install.CreateToken(ctx, srv.Client, token, time.Hour, "", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	boot := writeBootstrapKubeconfig(t, dir, srv.Config.Host, srv.Config.CAData, token)
-	cfg := tlsbootstrap.Config{Kubeconfig: filepath.Join(dir, "kubelet.kubeconfig"), BootstrapKubeconfig: boot,
-		CertDir: filepath.Join(dir, "pki"), NodeName: "n1", Timeout: time.Minute, Logger: slog.New(slog.DiscardHandler)}
-	rc, err := tlsbootstrap.Client(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	runControllers(ctx, t, &wg, srv, "csrapproving", "csrsigning")
+	cfg, rc, cs := bootstrapNode(ctx, t, srv)
 	// Who the kubeconfig authenticates as: the server records a CSR's
 	// requester.
 	probe, err := cs.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
@@ -152,35 +129,13 @@ func TestClientCertificateIsRenewed(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	wg.Go(func() {
-		err := manager.Run(ctx, manager.Config{RESTConfig: srv.Config, HealthzAddr: "-", Logger: slog.New(slog.DiscardHandler),
-			LeaderElection: manager.LeaderElection{Disabled: true}, Controllers: []string{"csrapproving"}})
-		if err != nil && ctx.Err() == nil {
-			t.Errorf("controller manager: %v", err)
-		}
-	})
+	runControllers(ctx, t, &wg, srv, "csrapproving")
 	ca, err := pki.LoadCA(pkiDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wg.Go(func() { shortLivedSigner(ctx, t, srv.Client, ca, 10*time.Second) })
-
-	token := install.Token{ID: "abcdef", Secret: "0123456789abcdef"}
-	if err := install.CreateToken(ctx, srv.Client, token, time.Hour, "", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	boot := writeBootstrapKubeconfig(t, dir, srv.Config.Host, srv.Config.CAData, token)
-	cfg := tlsbootstrap.Config{Kubeconfig: filepath.Join(dir, "kubelet.kubeconfig"), BootstrapKubeconfig: boot,
-		CertDir: filepath.Join(dir, "pki"), NodeName: "n1", Timeout: time.Minute, Logger: slog.New(slog.DiscardHandler)}
-	rc, err := tlsbootstrap.Client(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, cs := bootstrapNode(ctx, t, srv)
 	deadline := time.Now().Add(40 * time.Second)
 	for {
 		list, err := srv.Client.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
@@ -247,6 +202,43 @@ func shortLivedSigner(ctx context.Context, t *testing.T, cs kubernetes.Interface
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// runControllers runs the named controllers (csrsigning with the test
+// server's CA) until ctx ends.
+func runControllers(ctx context.Context, t *testing.T, wg *sync.WaitGroup, srv *apitest.Server, controllers ...string) {
+	pkiDir := filepath.Join(srv.DataDir, "pki")
+	wg.Go(func() {
+		err := manager.Run(ctx, manager.Config{RESTConfig: srv.Config, HealthzAddr: "-", Logger: slog.New(slog.DiscardHandler),
+			LeaderElection: manager.LeaderElection{Disabled: true}, Controllers: controllers,
+			Options: map[string]string{"cluster-signing-cert-file": filepath.Join(pkiDir, "ca.crt"), "cluster-signing-key-file": filepath.Join(pkiDir, "ca.key")}})
+		if err != nil && ctx.Err() == nil {
+			t.Errorf("controller manager: %v", err)
+		}
+	})
+}
+
+// bootstrapNode bootstraps node n1 with a new token: its config, the REST
+// config of the kubeconfig it got, and a client with it.
+func bootstrapNode(ctx context.Context, t *testing.T, srv *apitest.Server) (tlsbootstrap.Config, *rest.Config, kubernetes.Interface) {
+	t.Helper()
+	token := install.Token{ID: "abcdef", Secret: "0123456789abcdef"}
+	if err := install.CreateToken(ctx, srv.Client, token, time.Hour, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	boot := writeBootstrapKubeconfig(t, dir, srv.Config.Host, srv.Config.CAData, token)
+	cfg := tlsbootstrap.Config{Kubeconfig: filepath.Join(dir, "kubelet.kubeconfig"), BootstrapKubeconfig: boot,
+		CertDir: filepath.Join(dir, "pki"), NodeName: "n1", Timeout: time.Minute, Logger: slog.New(slog.DiscardHandler)}
+	rc, err := tlsbootstrap.Client(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, rc, cs
 }
 
 func writeBootstrapKubeconfig(t *testing.T, dir, server string, caData []byte, token install.Token) string {

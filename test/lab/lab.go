@@ -38,6 +38,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
+	"github.com/skiffk8s/skiff/install"
 	"github.com/skiffk8s/skiff/kubelet/network"
 	"github.com/skiffk8s/skiff/runtime"
 	"github.com/skiffk8s/skiff/test/nodetest"
@@ -135,7 +136,7 @@ func Start(t *testing.T, cfg Config) *Lab {
 	}
 	l.initMaster(t)
 	for _, m := range l.Masters[1:] {
-		if err := m.JoinMaster(t, l.MasterJoinCommand); err != nil {
+		if err := m.Join(t, l.MasterJoinCommand); err != nil {
 			t.Fatalf("%s: %v", m.Name, err)
 		}
 	}
@@ -165,8 +166,7 @@ func (l *Lab) startEtcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Host{Name: "e1", IP: net.IPv4(192, 168, 77, 5), NetNS: nodetest.NewNetNS(t), Dir: dir, link: "sw-e1", lab: l,
-		procs: map[string]*exec.Cmd{}, exited: map[string]<-chan struct{}{}, stops: map[string]chan struct{}{}}
+	e := l.host(t, "e1", 5, dir)
 	l.Etcd = e
 	e.plug(t)
 	cmd := exec.Command("nsenter", "--net="+e.NetNS, "etcd", "--name", "e1", "--data-dir", filepath.Join(dir, "etcd"),
@@ -191,6 +191,14 @@ func (l *Lab) startEtcd(t *testing.T) {
 	})
 }
 
+// host is a new Host at 192.168.77.<octet> with its network namespace and
+// directory (not yet plugged into the bridge).
+func (l *Lab) host(t *testing.T, name string, octet int, dir string) *Host {
+	return &Host{Name: name, IP: net.IPv4(192, 168, 77, byte(octet)), NetNS: nodetest.NewNetNS(t), Dir: dir,
+		Etc: filepath.Join(dir, "etc"), Data: filepath.Join(dir, "data"), link: "sw-" + name, lab: l,
+		procs: map[string]*exec.Cmd{}, exited: map[string]<-chan struct{}{}, stops: map[string]chan struct{}{}}
+}
+
 // newHost creates a host's namespace, link, directories and containerd
 // (with busybox imported).
 func (l *Lab) newHost(t *testing.T, name string, octet int) *Host {
@@ -199,9 +207,7 @@ func (l *Lab) newHost(t *testing.T, name string, octet int) *Host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Host{Name: name, IP: net.IPv4(192, 168, 77, byte(octet)), NetNS: nodetest.NewNetNS(t), Dir: dir,
-		Etc: filepath.Join(dir, "etc"), Data: filepath.Join(dir, "data"), link: "sw-" + name, lab: l,
-		procs: map[string]*exec.Cmd{}, exited: map[string]<-chan struct{}{}, stops: map[string]chan struct{}{}}
+	h := l.host(t, name, octet, dir)
 	t.Cleanup(func() {
 		h.StopAll(t)
 		nodetest.UnmountUnder(t, h.Dir)
@@ -272,7 +278,7 @@ func (l *Lab) initMaster(t *testing.T) {
 		out.WriteString(line + "\n")
 		if !started && strings.HasPrefix(line, "systemd is not running here") {
 			started = true
-			m.Units = []string{"skiff-apiserver", "skiff-controller-manager", "skiff-scheduler", "skiff-kubelet", "skiff-proxy", "skiff-dns"}
+			m.Units = install.MasterUnits
 			m.configure(t)
 			for _, u := range m.Units {
 				m.StartUnit(t, u)
@@ -310,8 +316,9 @@ func (h *Host) AdminClient(t testing.TB) (*rest.Config, kubernetes.Interface) {
 }
 
 // Join runs a join command (as skiff init or skiff token create printed
-// it) on the host, then adds the lab's settings and starts the worker
-// units. A failed join returns skiff join's output as the error.
+// it) on the host, then adds the lab's settings and starts the units of
+// the role it names (a master's with --role master, else a worker's). A
+// failed join returns skiff join's output as the error.
 func (h *Host) Join(t *testing.T, joinCommand string) error {
 	t.Helper()
 	args := strings.Fields(joinCommand)
@@ -320,29 +327,12 @@ func (h *Host) Join(t *testing.T, joinCommand string) error {
 	}
 	args = append(args[1:], "--node-name", h.Name, "--node-ip", h.IP.String(), "--etc-dir", h.Etc, "--data-dir", h.Data)
 	if out, err := h.command(args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("skiff join: %w\n%s", err, out)
+		return fmt.Errorf("%s: %w\n%s", joinCommand, err, out)
 	}
-	h.Units = []string{"skiff-kubelet", "skiff-proxy", "skiff-dns"}
-	h.configure(t)
-	for _, u := range h.Units {
-		h.StartUnit(t, u)
+	h.Units = install.WorkerUnits
+	if strings.Contains(joinCommand, "--role master") {
+		h.Units = install.MasterUnits
 	}
-	return nil
-}
-
-// JoinMaster runs a master join command on the host, then adds the lab's
-// settings and starts the master units.
-func (h *Host) JoinMaster(t *testing.T, joinCommand string) error {
-	t.Helper()
-	args := strings.Fields(joinCommand)
-	if len(args) < 2 || args[0] != "skiff" || args[1] != "join" {
-		return fmt.Errorf("not a join command: %q", joinCommand)
-	}
-	args = append(args[1:], "--node-name", h.Name, "--node-ip", h.IP.String(), "--etc-dir", h.Etc, "--data-dir", h.Data)
-	if out, err := h.command(args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("skiff join --role master: %w\n%s", err, out)
-	}
-	h.Units = []string{"skiff-apiserver", "skiff-controller-manager", "skiff-scheduler", "skiff-kubelet", "skiff-proxy", "skiff-dns"}
 	h.configure(t)
 	for _, u := range h.Units {
 		h.StartUnit(t, u)
